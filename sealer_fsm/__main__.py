@@ -1,0 +1,3 @@
+from sealer_fsm.cli import main
+
+raise SystemExit(main())

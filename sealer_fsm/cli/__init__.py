@@ -1,0 +1,39 @@
+"""The `sealer-fsm` command line: one module per command group, each contributing a `register(subparsers)`.
+
+Errors reach the user once, here, as one line on stderr with a non-zero exit status; no command prints a
+traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sealer_fsm import __version__
+from sealer_fsm.cli._common import CliError
+
+# Command groups, in the order `--help` lists them. Each module defines `register(subparsers)`.
+_COMMAND_MODULES = ("plan",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sealer-fsm", description="Filecoin sealing worker driven by YAML plans.")
+    parser.add_argument("--version", action="version", version=f"sealer-fsm {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"sealer_fsm.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CliError as error:
+        print(f"sealer-fsm: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
