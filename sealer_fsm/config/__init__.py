@@ -1,0 +1,31 @@
+"""Machine files: parsed and validated once into typed, frozen dataclasses."""
+
+from sealer_fsm.config._machine import (
+    AttachedStore,
+    DevnetConfig,
+    MachineConfig,
+    MetricsConfig,
+    RpcServerConfig,
+    SealingConfig,
+    SectorManagerConfig,
+    ThreadConfig,
+    WorkerSection,
+    default_home,
+    load_machine_file,
+)
+from sealer_fsm.config._schema import ConfigError
+
+__all__ = [
+    "AttachedStore",
+    "ConfigError",
+    "DevnetConfig",
+    "MachineConfig",
+    "MetricsConfig",
+    "RpcServerConfig",
+    "SealingConfig",
+    "SectorManagerConfig",
+    "ThreadConfig",
+    "WorkerSection",
+    "default_home",
+    "load_machine_file",
+]

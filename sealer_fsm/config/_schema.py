@@ -1,0 +1,115 @@
+"""A small typed reader from TOML tables into dataclasses.
+
+Configuration is validated once, at the edge: every section is a dataclass whose type hints are the schema, and
+this reader turns raw TOML into those objects or raises `ConfigError` naming the file, the key and what was
+wrong. The rest of the code never sees a raw dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
+
+from sealer_fsm.units import parse_duration, parse_size
+
+
+class ConfigError(ValueError):
+    """One fault in a machine file, already phrased as one line naming the key."""
+
+
+class _Duration:
+    """Marker: the field holds seconds, written in the file as "30s", "5min" or a number."""
+
+
+class _Size:
+    """Marker: the field holds bytes, written in the file as "2KiB", "32GiB" or a number."""
+
+
+class _Rate:
+    """Marker: the field is a probability from 0 to 1."""
+
+
+Duration = Annotated[float, _Duration]
+Size = Annotated[int, _Size]
+Rate = Annotated[float, _Rate]
+
+
+def read_section(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass `cls` from the TOML table `raw`; `where` names the table in messages ("[sealing]")."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    hints = get_type_hints(cls, include_extras=True)
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        allowed = ", ".join(sorted(fields))
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
+    values = {}
+    for name, field in fields.items():
+        if name in raw:
+            values[name] = _convert(hints[name], raw[name], f"{where} {name}")
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing required key {name!r}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = get_origin(hint)
+    if origin is Annotated:
+        marker = get_args(hint)[1]
+        return _convert_marked(marker, value, where)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _convert(options[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_hint,) = get_args(hint)
+        return [_convert(item_hint, item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        _, value_hint = get_args(hint)
+        return {str(key): _convert(value_hint, item, f"{where}.{key}") for key, item in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return read_section(hint, value, f"[{where.strip('[]').replace(' ', '.')}]")
+    return _convert_plain(hint, value, where)
+
+
+def _convert_plain(hint: Any, value: Any, where: str) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        if value < 0:
+            raise ConfigError(f"{where}: must not be negative, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for {where}")
+
+
+def _convert_marked(marker: type, value: Any, where: str) -> Any:
+    try:
+        if marker is _Duration:
+            return parse_duration(value)
+        if marker is _Size:
+            return parse_size(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    if marker is _Rate:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ConfigError(f"{where}: expected a rate from 0 to 1, got {value!r}")
+        return float(value)
+    raise TypeError(f"unsupported config marker {marker!r}")

@@ -1,0 +1,65 @@
+"""Plans: the YAML files that declare a task's states, the step each state runs, and the events between them.
+
+Public surface: the `Plan` model, `load_plan` / `check_plan_text` with their `PlanFault`/`PlanError`, and
+`resolve_plan_path`, which turns a plan name ("sealer") or a path into a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sealer_fsm.plans._loader import (
+    RESERVED_EVENTS,
+    RESERVED_STATES,
+    PlanError,
+    PlanFault,
+    check_plan_text,
+    load_plan,
+)
+from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+
+# The plans this project ships live at the top of the repository, next to the package.
+SHIPPED_PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
+
+
+def shipped_plan_names() -> list[str]:
+    return sorted(path.stem for path in SHIPPED_PLANS_DIR.glob("*.yaml"))
+
+
+def resolve_plan_path(name_or_path: str, base_dir: Path | None = None) -> Path:
+    """The file behind a plan name ("sealer" → the shipped plans/sealer.yaml) or a path (relative to base_dir).
+
+    Raises PlanError with one fault naming what was asked for and what exists.
+    """
+    looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
+    if looks_like_path:
+        path = Path(name_or_path)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise PlanError([PlanFault(str(path), 0, "plan file not found")])
+        return path
+    path = SHIPPED_PLANS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(shipped_plan_names())
+        raise PlanError([PlanFault(name_or_path, 0, f"unknown plan {name_or_path!r} (shipped plans: {known})")])
+    return path
+
+
+__all__ = [
+    "ABORT_EVENT",
+    "ABORT_STATE",
+    "RESERVED_EVENTS",
+    "RESERVED_STATES",
+    "SHIPPED_PLANS_DIR",
+    "STATE_ALIASES",
+    "Plan",
+    "PlanError",
+    "PlanFault",
+    "RetryPolicy",
+    "StateSpec",
+    "check_plan_text",
+    "load_plan",
+    "resolve_plan_path",
+    "shipped_plan_names",
+]

@@ -1,0 +1,106 @@
+"""What a step receives (StepContext) and what it returns (an event name, an Outcome, or IDLE).
+
+A step is `async def step(ctx) -> str | Outcome | IDLE` (or a plain function, run in a worker thread). It reads
+the task's data, does its work, and returns the event that names what happened; the runtime applies that event
+through the plan's machine and stores `Outcome.data` with the new state in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sealer_fsm.runtime._failures import AbortTask, Interrupted
+
+if TYPE_CHECKING:
+    from sealer_fsm.config import SealingConfig
+    from sealer_fsm.plans import Plan
+    from sealer_fsm.runtime._thread import SealingThread
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An event plus the task data it produces (e.g. `Outcome("PC2", {"comm_r": ...})`)."""
+
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Idle:
+    """Returned by a step that found nothing to do yet (no sector to allocate): retry after recover_interval."""
+
+    def __repr__(self) -> str:
+        return "IDLE"
+
+
+IDLE = _Idle()
+StepResult = str | Outcome | _Idle
+
+
+class StepContext:
+    def __init__(self, thread: SealingThread, plan: Plan, state: str, data: dict[str, Any]) -> None:
+        self._thread = thread
+        self.plan = plan
+        self.state = state
+        self.data: Mapping[str, Any] = MappingProxyType(dict(data))
+        self.log = logging.getLogger(f"sealer_fsm.thread.{thread.index}")
+
+    @property
+    def thread_index(self) -> int:
+        return self._thread.index
+
+    @property
+    def location(self) -> Path:
+        """The thread's own directory (the reference's `location`), where sector files live under data/."""
+        return self._thread.config.location
+
+    @property
+    def sector(self) -> str | None:
+        return self.data.get("sector_id")
+
+    @property
+    def sealing(self) -> SealingConfig:
+        return self._thread.config.sealing
+
+    @property
+    def services(self) -> Mapping[str, Any]:
+        """Shared services the worker was built with (the sector manager, attached stores, ...)."""
+        return self._thread.worker.services
+
+    def now(self) -> float:
+        return self._thread.worker.clock.now()
+
+    def require(self, key: str) -> Any:
+        """Task data a step cannot run without; missing data aborts the task, as the reference does."""
+        if key not in self.data:
+            raise AbortTask(f"task data {key!r} is missing in state {self.state!r}")
+        return self.data[key]
+
+    def checkpoint(self) -> None:
+        """Raise Interrupted if the thread was asked to pause or the worker is draining."""
+        if self._thread.interrupt_requested():
+            raise Interrupted()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, waking early (with Interrupted) for a pause or a drain."""
+        self.checkpoint()
+        await self._thread.wait_interruptibly(seconds)
+        self.checkpoint()
+
+    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """Run CPU- or IO-heavy work in a worker thread so the other sealing threads keep going."""
+        return await asyncio.to_thread(function, *args)
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        """Mark the thread Waiting (e.g. for a shared processor slot) for the duration of the block."""
+        with self._thread.waiting_state():
+            yield

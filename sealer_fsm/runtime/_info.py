@@ -1,0 +1,72 @@
+"""What the runtime tells the outside world about its threads, and the refusals its control API can give."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class ThreadState(enum.Enum):
+    IDLE = "Idle"  # between tasks, or waiting for work from the sector manager
+    RUNNING = "Running"  # a step is running
+    WAITING = "Waiting"  # a step waits for a shared resource before it can run
+    PAUSED = "Paused"  # stopped until an operator resumes it
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    index: int
+    location: str
+    plan: str
+    sector: str | None
+    state: str | None
+    stage: str
+    thread_state: ThreadState
+    elapsed: float
+    retry: int
+    last_error: str | None
+    paused: bool
+    pause_pending: bool
+    task_id: int | None
+
+    def to_worker_info(self) -> dict[str, Any]:
+        """The reference's (new) WorkerInfo, snake_case, with our extra fields after its own."""
+        thread_state: dict[str, Any] = {"state": self.thread_state.value}
+        if self.thread_state is not ThreadState.IDLE:
+            thread_state["elapsed"] = int(self.elapsed)
+        if self.thread_state is ThreadState.RUNNING:
+            thread_state["proc"] = None
+        return {
+            "location": self.location,
+            "plan": self.plan,
+            "job_id": self.sector,
+            "index": self.index,
+            "thread_state": thread_state,
+            "job_state": self.state or "",
+            "job_stage": self.stage,
+            "last_error": self.last_error,
+            "retry": self.retry,
+            "elapsed": round(self.elapsed, 3),
+            "paused": self.paused,
+        }
+
+
+class ControlError(Exception):
+    """A control request the runtime refuses; nothing was changed. The message is one sentence."""
+
+
+class ThreadNotFound(ControlError):
+    pass
+
+
+class NotPaused(ControlError):
+    pass
+
+
+class StateRefused(ControlError):
+    """A resume into a state that is not in the task's plan, or whose required data is missing."""
+
+    def __init__(self, message: str, valid_states: list[str]) -> None:
+        super().__init__(message)
+        self.valid_states = valid_states
