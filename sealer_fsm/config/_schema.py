@@ -56,6 +56,8 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
+    if hint is Any:  # a table validated later against its own schema (e.g. per-thread `sealing` overrides)
+        return value
     origin = get_origin(hint)
     if origin is Annotated:
         marker = get_args(hint)[1]
