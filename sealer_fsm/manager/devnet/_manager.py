@@ -176,7 +176,8 @@ class DevnetManager:
         if self._ticket_expired(info.ticket.epoch, head):
             desc = (
                 f"ticket expired: drawn at epoch {info.ticket.epoch}, chain head {head},"
-                f" tickets expire after {self.config.ticket_expiry_epochs} epochs"
+                f" tickets expire after {self.config.ticket_expiry_epochs} epochs;"
+                " resume the thread into TreeDBuilt to draw a new ticket"
             )
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, desc), {}
         fault = _verify.precommit_fault(row, self._deals(json.loads(row["deals"] or "[]")), info)
