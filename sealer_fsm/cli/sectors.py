@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -54,6 +55,11 @@ def _open_store(args: argparse.Namespace) -> TaskStore:
         raise CliError(str(error)) from error
 
 
+def _console() -> Console:
+    """The terminal's width when there is one; wide lines rather than folded cells in a pipe or a file."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def _short(cid: str | None) -> str:
     """A CID shortened for a table cell; `--json` gives the full value."""
     if cid is None:
@@ -72,7 +78,9 @@ def _list(args: argparse.Namespace) -> int:
         print_json([task.to_json() for task in tasks])
         return 0
     table = Table(title_justify="left", title=f"{len(tasks)} tasks")
-    for column in ("sector", "plan", "state", "thread", "paused", "retry", "CommD", "CommR", "last error"):
+    for column in ("sector", "plan", "state", "thread", "paused", "retry"):
+        table.add_column(column, no_wrap=True)
+    for column in ("CommD", "CommR", "last error"):
         table.add_column(column, overflow="fold")
     for task in tasks:
         row = task.to_json()
@@ -90,7 +98,7 @@ def _list(args: argparse.Namespace) -> int:
             comm_r,
             row["last_error"] or "",
         )
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
@@ -104,7 +112,9 @@ def _history(args: argparse.Namespace) -> int:
         print_json([entry.to_json() for entry in entries])
         return 0
     table = Table(title=f"history of {args.sector}", title_justify="left")
-    for column in ("seq", "at", "from", "event", "to", "failure", "data"):
+    for column in ("seq", "at", "from", "event", "to"):
+        table.add_column(column, no_wrap=True)
+    for column in ("failure", "data"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         table.add_row(
@@ -116,5 +126,5 @@ def _history(args: argparse.Namespace) -> int:
             entry.failure or "",
             entry.payload or "",
         )
-    Console().print(table)
+    _console().print(table)
     return 0
