@@ -16,10 +16,17 @@ from sealer_fsm.proofs._sizes import (
     piece_size_for_payload,
     unpadded_size,
 )
-from sealer_fsm.proofs._tree import comm_d_from_pieces, tree_root, tree_root_of_file, zero_commitment
+from sealer_fsm.proofs._tree import (
+    Progress,
+    comm_d_from_pieces,
+    tree_root,
+    tree_root_of_file,
+    zero_commitment,
+)
 
 __all__ = [
     "PieceCommitment",
+    "Progress",
     "backend",
     "check_piece_size",
     "comm_d_from_pieces",
