@@ -8,7 +8,7 @@ setup(
     ext_modules=[
         Extension(
             "sealer_fsm.proofs._native",
-            sources=[f"{PROOFS}/_native.c", f"{PROOFS}/_sha256.c", f"{PROOFS}/_fr32.c"],
+            sources=[f"{PROOFS}/{name}.c" for name in ("_native", "_sha256", "_sha256_x86", "_fr32")],
             depends=[f"{PROOFS}/_sha256.h", f"{PROOFS}/_fr32.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
             extra_link_args=["-pthread"],

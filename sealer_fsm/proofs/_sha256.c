@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const uint32_t K[64] = {
+const uint32_t sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -13,13 +13,13 @@ static const uint32_t K[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
-static const uint32_t IV[8] = {
+const uint32_t sha256_iv[8] = {
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
 /* A 64-byte message always ends with the same second block (0x80, zeros, bit length 512), so that block's
  * message schedule plus the round constants is computed once. */
-static uint32_t padding_block_wk[64];
+uint32_t sha256_padding_block_wk[64];
 
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 #define SMALL_SIGMA0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
@@ -34,7 +34,7 @@ void sha256_prepare_tables(void) {
     uint32_t w[64] = {0x80000000u};
     w[15] = 512;
     expand_schedule(w);
-    for (int t = 0; t < 64; t++) padding_block_wk[t] = w[t] + K[t];
+    for (int t = 0; t < 64; t++) sha256_padding_block_wk[t] = w[t] + sha256_k[t];
 }
 
 static uint32_t load_be32(const uint8_t *p) {
@@ -60,10 +60,10 @@ void hash_pairs_portable(uint8_t *out, const uint8_t *in, size_t count) {
         uint32_t w[64], state[8];
         for (int t = 0; t < 16; t++) w[t] = load_be32(in + 64 * node + 4 * t);
         expand_schedule(w);
-        for (int t = 0; t < 64; t++) w[t] += K[t];
-        memcpy(state, IV, sizeof state);
+        for (int t = 0; t < 64; t++) w[t] += sha256_k[t];
+        memcpy(state, sha256_iv, sizeof state);
         compress_rounds(state, w);
-        compress_rounds(state, padding_block_wk);
+        compress_rounds(state, sha256_padding_block_wk);
         uint8_t *digest = out + 32 * node;
         for (int i = 0; i < 8; i++) {
             digest[4 * i] = (uint8_t)(state[i] >> 24);
@@ -74,88 +74,3 @@ void hash_pairs_portable(uint8_t *out, const uint8_t *in, size_t count) {
         digest[31] &= 0x3F;
     }
 }
-
-#ifdef SEALER_FSM_HAVE_SHA_NI
-#include <cpuid.h>
-#include <immintrin.h>
-
-int cpu_has_sha_ni(void) {
-    unsigned int eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
-    int ssse3_and_sse41 = (ecx & bit_SSSE3) && (ecx & bit_SSE4_1);
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
-    return ssse3_and_sse41 && (ebx & bit_SHA);
-}
-
-#define SHA_NI __attribute__((target("sha,sse4.1,ssse3")))
-
-/* Hash `lanes` (at most 4) consecutive pairs at once. Every lane runs the same instruction sequence;
- * interleaving them lets the core overlap the 32 dependent sha256rnds2 of each block across lanes. All input
- * is loaded before any output is stored, which is what makes in-place reduction safe. Always inlined with a
- * constant `lanes`, so the loops unroll and the arrays live in registers. */
-static inline __attribute__((always_inline)) SHA_NI void sha_ni_lanes(uint8_t *out, const uint8_t *in,
-                                                                       const int lanes) {
-    const __m128i byteswap_words = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    const __m128i truncate_to_254_bits = _mm_set_epi32(0x3FFFFFFF, -1, -1, -1);
-    const __m128i iv_abef = _mm_set_epi32((int)IV[0], (int)IV[1], (int)IV[4], (int)IV[5]);
-    const __m128i iv_cdgh = _mm_set_epi32((int)IV[2], (int)IV[3], (int)IV[6], (int)IV[7]);
-    __m128i abef[4], cdgh[4], saved_abef[4], saved_cdgh[4], msg[4][4];
-
-#pragma GCC unroll 4
-    for (int l = 0; l < lanes; l++) {
-        abef[l] = iv_abef;
-        cdgh[l] = iv_cdgh;
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; q++)
-            msg[l][q] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 64 * l + 16 * q)), byteswap_words);
-    }
-    /* First block: the message itself, its schedule extended four words at a time. */
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) {
-        const __m128i k = _mm_loadu_si128((const __m128i *)&K[4 * i]);
-#pragma GCC unroll 4
-        for (int l = 0; l < lanes; l++) {
-            __m128i wk = _mm_add_epi32(msg[l][i % 4], k);
-            cdgh[l] = _mm_sha256rnds2_epu32(cdgh[l], abef[l], wk);
-            if (i >= 3 && i <= 14) {
-                __m128i carry = _mm_alignr_epi8(msg[l][i % 4], msg[l][(i + 3) % 4], 4);
-                msg[l][(i + 1) % 4] = _mm_sha256msg2_epu32(_mm_add_epi32(msg[l][(i + 1) % 4], carry), msg[l][i % 4]);
-            }
-            abef[l] = _mm_sha256rnds2_epu32(abef[l], cdgh[l], _mm_shuffle_epi32(wk, 0x0E));
-            if (i >= 1 && i <= 12) msg[l][(i + 3) % 4] = _mm_sha256msg1_epu32(msg[l][(i + 3) % 4], msg[l][i % 4]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int l = 0; l < lanes; l++) {
-        abef[l] = saved_abef[l] = _mm_add_epi32(abef[l], iv_abef);
-        cdgh[l] = saved_cdgh[l] = _mm_add_epi32(cdgh[l], iv_cdgh);
-    }
-    /* Second block: the constant padding block, its schedule precomputed. */
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) {
-        const __m128i wk = _mm_loadu_si128((const __m128i *)&padding_block_wk[4 * i]);
-        const __m128i wk_high = _mm_shuffle_epi32(wk, 0x0E);
-#pragma GCC unroll 4
-        for (int l = 0; l < lanes; l++) {
-            cdgh[l] = _mm_sha256rnds2_epu32(cdgh[l], abef[l], wk);
-            abef[l] = _mm_sha256rnds2_epu32(abef[l], cdgh[l], wk_high);
-        }
-    }
-#pragma GCC unroll 4
-    for (int l = 0; l < lanes; l++) {
-        __m128i feba = _mm_shuffle_epi32(_mm_add_epi32(abef[l], saved_abef[l]), 0x1B);
-        __m128i dchg = _mm_shuffle_epi32(_mm_add_epi32(cdgh[l], saved_cdgh[l]), 0xB1);
-        __m128i abcd = _mm_blend_epi16(feba, dchg, 0xF0);
-        __m128i efgh = _mm_alignr_epi8(dchg, feba, 8);
-        _mm_storeu_si128((__m128i *)(out + 32 * l), _mm_shuffle_epi8(abcd, byteswap_words));
-        _mm_storeu_si128((__m128i *)(out + 32 * l + 16),
-                         _mm_and_si128(_mm_shuffle_epi8(efgh, byteswap_words), truncate_to_254_bits));
-    }
-}
-
-SHA_NI void hash_pairs_sha_ni(uint8_t *out, const uint8_t *in, size_t count) {
-    size_t node = 0;
-    for (; node + 4 <= count; node += 4) sha_ni_lanes(out + 32 * node, in + 64 * node, 4);
-    for (; node < count; node++) sha_ni_lanes(out + 32 * node, in + 64 * node, 1);
-}
-#endif
