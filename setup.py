@@ -13,5 +13,7 @@ setup(
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
             extra_link_args=["-pthread"],
         )
-    ]
+    ],
+    # The headers ride along as package data so that a source distribution can build the extension.
+    package_data={"sealer_fsm.proofs": ["*.h"]},
 )

@@ -95,7 +95,8 @@ typedef struct {
 
 /* Copy input bytes [offset, offset+length) into `out`, zero-filling what lies past data_end. */
 static int read_input(const chunk_job *job, uint64_t offset, uint8_t *out, size_t length) {
-    size_t available = offset >= job->data_end ? 0 : (size_t)(job->data_end - offset < length ? job->data_end - offset : length);
+    uint64_t remaining = offset < job->data_end ? job->data_end - offset : 0;
+    size_t available = remaining < length ? (size_t)remaining : length;
     if (job->buffer) {
         memcpy(out, job->buffer + offset, available);
     } else {
@@ -182,7 +183,8 @@ static int run_chunk(chunk_job *job, uint64_t padded_len, int threads, uint8_t *
 
 static int check_chunk_args(unsigned long long padded_len, int fr32, int threads) {
     unsigned long long smallest = fr32 ? 128 : NODE;
-    if (padded_len < smallest || (padded_len & (padded_len - 1)) || padded_len > ((unsigned long long)NODE << MAX_HEIGHT)) {
+    unsigned long long largest = (unsigned long long)NODE << MAX_HEIGHT;
+    if (padded_len < smallest || (padded_len & (padded_len - 1)) || padded_len > largest) {
         PyErr_Format(PyExc_ValueError, "padded length must be a power of two of at least %llu bytes, got %llu",
                      smallest, padded_len);
         return -1;
