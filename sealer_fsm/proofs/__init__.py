@@ -1,10 +1,11 @@
 """Filecoin commitments: Fr32 padding, the sha256-trunc254 tree, CommP, CommD, and their CIDs.
 
-The hashing runs in a C extension (SHA-NI when the CPU has it, portable C otherwise) and falls back to a
-pure-Python reference, with a warning, when the extension is not built. See docs/proofs.md.
+The hashing runs in a C extension (SHA-NI or AVX-512, whichever is faster on this CPU, else portable C)
+and falls back to a pure-Python reference, with a warning, when the extension is not built.
+See docs/proofs.md.
 """
 
-from sealer_fsm.proofs._backend import backend, native_available, use_backend
+from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
@@ -16,10 +17,18 @@ from sealer_fsm.proofs._sizes import (
     piece_size_for_payload,
     unpadded_size,
 )
-from sealer_fsm.proofs._tree import comm_d_from_pieces, tree_root, tree_root_of_file, zero_commitment
+from sealer_fsm.proofs._tree import (
+    Progress,
+    comm_d_from_pieces,
+    tree_root,
+    tree_root_of_file,
+    zero_commitment,
+)
 
 __all__ = [
     "PieceCommitment",
+    "Progress",
+    "available_backends",
     "backend",
     "check_piece_size",
     "comm_d_from_pieces",

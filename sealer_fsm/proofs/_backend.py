@@ -1,4 +1,4 @@
-"""Which implementation does the hashing: the C extension (SHA-NI or portable C) or the Python reference.
+"""Which implementation does the hashing: the C extension (SHA-NI, AVX-512 or portable C) or Python.
 
 The C extension is built by the package's own build; when it is missing (an unusual platform, a source tree
 that was never built) everything still works on the Python reference, about twenty times slower, and a
@@ -17,7 +17,7 @@ try:
 except ImportError:  # the extension was not built: fall back to the reference, with a warning on first use
     _native = None
 
-BACKENDS = ("sha-ni", "portable", "python")
+BACKENDS = ("sha-ni", "avx512", "portable", "python")
 _NATIVE_CHUNK = 64 << 20  # padded bytes per call into C; it splits them over its threads
 _PYTHON_CHUNK = 1 << 20  # padded bytes per call into the reference; bounds its list of nodes
 
@@ -29,25 +29,33 @@ def native_available() -> bool:
     return _native is not None
 
 
+def available_backends() -> tuple[str, ...]:
+    """The backends this machine can run, fastest first ("python" always last)."""
+    return (*(_native.available() if _native is not None else ()), "python")
+
+
 def backend() -> str:
-    """The backend hashing now: "sha-ni" (x86 SHA extensions), "portable" (plain C) or "python"."""
+    """The backend hashing now: "sha-ni" (x86 SHA extensions), "avx512" (16 nodes per 512-bit vector),
+    "portable" (plain C) or "python" (hashlib)."""
     if _native is None or _state["python"]:
         return "python"
     return _native.current()
 
 
 def use_backend(name: str = "best") -> None:
-    """Force one backend ("sha-ni", "portable", "python"), or go back to the fastest one with "best".
+    """Force one backend by name, or go back to the fastest one with "best".
 
-    Meant for benchmarks and cross-checks; raises ValueError when the machine cannot run the one asked for.
+    Meant for benchmarks and cross-checks; ValueError when this machine cannot run the one asked for.
     """
     if name not in (*BACKENDS, "best"):
         raise ValueError(f"unknown proofs backend {name!r} (use one of {', '.join(BACKENDS)}, best)")
-    if name in ("sha-ni", "portable") and _native is None:
-        raise ValueError(f"proofs backend {name!r} needs the C extension, which is not built")
+    if name not in (*available_backends(), "best"):
+        raise ValueError(
+            f"proofs backend {name!r} is not available here (use one of {', '.join(available_backends())})"
+        )
     _state["python"] = name == "python"
     if _native is not None:
-        _native.select(_native.detected() if name in ("best", "python") else name)
+        _native.select(_native.available()[0] if name in ("best", "python") else name)
 
 
 def default_threads() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from sealer_fsm.proofs._sizes import check_piece_size, unpadded_size
 
@@ -22,6 +23,7 @@ _SHA256_TRUNC254_PADDED = 0x1012
 _POSEIDON_BLS12_381_A2_FC1 = 0xB401
 _FR32_SHA256_TRUNC254_PADBINTREE = 0x1011
 _COMM_SIZE = 32
+_BASE32_LOWER = re.compile(r"b[a-z2-7]+")
 
 
 def piece_cid_v1(comm: bytes) -> str:
@@ -33,7 +35,7 @@ def piece_cid_v2(comm: bytes, payload_size: int, piece_size: int) -> str:
     """The FRC-0069 piece CID ("bafkzcib..."), which also records the payload size and the tree height."""
     check_piece_size(piece_size)
     padding = unpadded_size(piece_size) - payload_size
-    if padding < 0:
+    if padding < 0 or payload_size < 0:
         raise ValueError(f"a payload of {payload_size} bytes does not fit a piece of {piece_size} bytes")
     height = piece_size.bit_length() - 1 - 5
     digest = _uvarint(padding) + bytes((height,)) + _check_comm(comm)
@@ -72,20 +74,24 @@ def _encode(codec: int, hash_code: int, digest: bytes) -> str:
 
 def _decode(cid: str) -> tuple[int, int, bytes]:
     """(codec, multihash code, digest) of a base32 CIDv1; ValueError naming the CID if it is not one."""
-    if not isinstance(cid, str) or not cid.startswith("b") or not cid[1:].islower():
-        raise ValueError(f"not a base32 CIDv1 (expected 'b' then lower-case base32): {cid!r}")
+    if not isinstance(cid, str) or not _BASE32_LOWER.fullmatch(cid):
+        raise _malformed(cid, "expected 'b' then lower-case base32")
     body = cid[1:].upper()
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
     except binascii.Error:
-        raise ValueError(f"not valid base32: {cid!r}") from None
+        raise _malformed(cid, "invalid base32") from None
     version, rest = _read_uvarint(raw, cid)
     codec, rest = _read_uvarint(rest, cid)
     hash_code, rest = _read_uvarint(rest, cid)
     length, digest = _read_uvarint(rest, cid)
     if version != _CID_V1 or length != len(digest):
-        raise ValueError(f"not a well-formed CIDv1: {cid!r}")
+        raise _malformed(cid, "not a CIDv1 with a complete digest")
     return codec, hash_code, digest
+
+
+def _malformed(cid: str, reason: str) -> ValueError:
+    return ValueError(f"not a CID ({reason}): {cid!r}")
 
 
 def _check_comm(comm: bytes) -> bytes:
@@ -109,4 +115,4 @@ def _read_uvarint(data: bytes, cid: str) -> tuple[int, bytes]:
         value |= (byte & 0x7F) << (7 * index)
         if not byte & 0x80:
             return value, data[index + 1 :]
-    raise ValueError(f"truncated varint in CID {cid!r}")
+    raise _malformed(cid, "truncated varint")

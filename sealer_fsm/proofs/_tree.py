@@ -19,7 +19,7 @@ from sealer_fsm.proofs._sizes import check_piece_size
 Progress = Callable[[int, int], None]
 """Called as `progress(done, total)` in input bytes after each chunk of a long computation."""
 
-_MAX_TREE_HEIGHT = 60  # 32 B · 2^60: far beyond any sector, keeps the zero table finite
+_MAX_TREE_HEIGHT = 50  # 32 B · 2^50 = 32 PiB: far beyond any sector, keeps the zero table finite
 
 
 def tree_root(padded: bytes, threads: int | None = None) -> bytes:
