@@ -178,3 +178,21 @@ def test_the_chain_continues_after_a_restart(tmp_path: Path) -> None:
     reopened = make_devnet(tmp_path, clock)
     assert reopened.clock.head() == 7
     assert run(reopened.allocate_sector(None, None)).id.number == 2
+
+
+def test_the_simulated_proof_is_verified_and_a_wrong_one_mismatches(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, precommit_epochs=1, seed_epochs=1)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    run(devnet.submit_precommit(sector, info, False))
+    assert run(devnet.wait_seed(sector)).seed is None
+    clock.at += 2
+    seed = run(devnet.wait_seed(sector)).seed
+    replica = simulated.replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
+    proof = simulated.porep_proof(simulated.c1_digest(replica, info.comm_r, info.comm_d, seed.value))
+    assert proof.startswith(b"SIMULATED-PROOF-v1") and len(proof) == 192
+    forged = proof[:-1] + bytes([proof[-1] ^ 1])
+    assert run(devnet.submit_proof(sector, forged, False)).result is SubmitResult.MISMATCHED_SUBMISSION
+    assert run(devnet.submit_proof(sector, proof, False)).result is SubmitResult.ACCEPTED
+    assert run(devnet.submit_proof(sector, proof, True)).result is SubmitResult.DUPLICATE_SUBMIT

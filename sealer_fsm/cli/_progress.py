@@ -61,11 +61,14 @@ class RunProgress(WorkerListener):
         )
 
     def render(self) -> Group:
-        table = Table(title=f"worker {self.worker.name}  ({SIMULATION_NOTE})", title_justify="left")
-        for column in ("#", "plan", "sector", "state", "stage", "thread", "elapsed", "retry", "last error"):
-            table.add_column(column, no_wrap=column != "last error")
+        table = Table(
+            title=f"worker {self.worker.name}", caption=f"* simulated stage. {SIMULATION_NOTE}", title_justify="left"
+        )
+        for column in ("#", "plan", "sector", "state", "stage", "thread", "elapsed", "retry"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("last error", overflow="fold", min_width=12)
         for info in self.worker.threads():
-            stage = info.stage + (" (simulated)" if info.stage in SIMULATED_STAGES else "")
+            stage = info.stage + ("*" if info.stage in SIMULATED_STAGES else "")
             table.add_row(
                 str(info.index),
                 info.plan,
