@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.table import Table
 
-from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._common import CliError, print_json, table_console
 from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path
+from sealer_fsm.steps import builtin_registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,23 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=_show)
 
 
-def _registry():
-    # Imported here so that `plan` commands load the built-in steps only when they validate step names.
-    from sealer_fsm.steps import builtin_registry
-
-    return builtin_registry()
-
-
 def load_for_cli(name_or_path: str) -> Plan:
     """Resolve and load a plan, turning every loader fault into the CLI's error output."""
     try:
-        return load_plan(resolve_plan_path(name_or_path), _registry())
+        return load_plan(resolve_plan_path(name_or_path), builtin_registry())
     except PlanError as error:
         raise CliError(str(error)) from error
 
 
 def _check(args: argparse.Namespace) -> int:
-    registry = _registry()
+    registry = builtin_registry()
     failed = 0
     for name in args.paths:
         try:
@@ -69,5 +62,5 @@ def _show(args: argparse.Namespace) -> int:
         if spec.final:
             events = "(final)"
         table.add_row(name, spec.stage, spec.step or "", events, spec.doc)
-    Console().print(table)
+    table_console().print(table)
     return 0

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._common import CliError, print_json, table_console
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.store import StoreError, TaskStore
 
@@ -55,11 +53,6 @@ def _open_store(args: argparse.Namespace) -> TaskStore:
         raise CliError(str(error)) from error
 
 
-def _console() -> Console:
-    """The terminal's width when there is one; wide lines rather than folded cells in a pipe or a file."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
-
-
 def _short(cid: str | None) -> str:
     """A CID shortened for a table cell; `--json` gives the full value."""
     if cid is None:
@@ -98,7 +91,7 @@ def _list(args: argparse.Namespace) -> int:
             comm_r,
             row["last_error"] or "",
         )
-    _console().print(table)
+    table_console().print(table)
     return 0
 
 
@@ -126,5 +119,5 @@ def _history(args: argparse.Namespace) -> int:
             entry.failure or "",
             entry.payload or "",
         )
-    _console().print(table)
+    table_console().print(table)
     return 0
