@@ -62,7 +62,12 @@ class WorkerMethods:
         }
 
     def worker_list(self) -> list[dict[str, Any]]:
-        return [info.to_worker_info() for info in self._worker.threads()]
+        """WorkerInfo per thread; `thread_state.elapsed` is time in the thread state, as the reference shows it."""
+        threads = [info.to_worker_info() for info in self._worker.threads()]
+        for info in threads:
+            if "elapsed" in info["thread_state"]:
+                info["thread_state"]["elapsed"] = int(self._worker.thread_state_elapsed(info["index"]))
+        return threads
 
     def version(self) -> str:
         return __version__
