@@ -12,7 +12,7 @@ import pytest
 from sealer_fsm.cli import main
 from sealer_fsm.diagrams import Highlight, edge_counts, plan_file_hash, plan_from_json, plan_graph
 from sealer_fsm.plans import load_plan, resolve_plan_path, shipped_plan_names
-from sealer_fsm.store import Change, TaskStore
+from sealer_fsm.store import Change, HistoryEntry, TaskStore
 from tests.support.running_worker import worker_process
 from tests.test_control_rpc import SETTLED_OPTIONS, settled
 
@@ -128,11 +128,8 @@ def test_history_needs_a_store(capsys) -> None:
 
 
 def test_edge_counts_skip_failures_recorded_in_place() -> None:
-    plan_store_entries = [
-        type("Entry", (), {"from_state": "A", "event": "Go", "to_state": "B"})(),
-        type("Entry", (), {"from_state": "B", "event": None, "to_state": "B"})(),
-    ]
-    assert edge_counts(plan_store_entries) == {("A", "Go", "B"): 1}
+    entries = [HistoryEntry(1, 1, 0.0, "A", "Go", "B"), HistoryEntry(2, 1, 1.0, "B", None, "B", failure="permanent: x")]
+    assert edge_counts(entries) == {("A", "Go", "B"): 1}
 
 
 def test_a_plan_from_the_worker_draws_like_the_file() -> None:
