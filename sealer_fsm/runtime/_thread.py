@@ -222,8 +222,10 @@ class SealingThread:
         assert self.task is not None and self.task_plan is not None
         if self.task_plan.canonical_state(self.task.state) != self.task.state:
             self.machine = None
-            return
-        self.machine = TaskMachine(self.task_plan, self.task.state, self._persist_change)
+        elif self.machine is not None and self.machine.plan is self.task_plan:
+            self.machine.force(self.task.state)  # one machine per thread, reused while its plan is unchanged
+        else:
+            self.machine = TaskMachine(self.task_plan, self.task.state, self._persist_change)
 
     def _persist_change(self, change: StateChange) -> None:
         """Called by the machine inside each transition: history row and new state in one transaction."""
@@ -412,7 +414,7 @@ class SealingThread:
         task = self.task
         self.worker.store.close_task(task, self.worker.clock.now())
         log.info("thread %d: task %d (%s) closed in %s", self.index, task.id, task.sector or "-", task.state)
-        self.task, self.task_plan, self.machine = None, None, None
+        self.task, self.task_plan = None, None
         self._set_thread_state(ThreadState.IDLE)
         self.worker.notify("task_closed", self, task)
         await self.wait_interruptibly(self.config.sealing.seal_interval)

@@ -1,0 +1,44 @@
+"""Wiring a worker from a machine file: its sector manager, attached stores and the built-in steps.
+
+`sealer-fsm run` and the end-to-end tests build the worker the same way, through `build_worker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sealer_fsm.config import MachineConfig
+from sealer_fsm.manager._reporter import StateReporter
+from sealer_fsm.manager.devnet import DevnetManager
+from sealer_fsm.runtime import Clock, Worker
+from sealer_fsm.steps import builtin_registry
+
+
+def attached_stores(config: MachineConfig) -> dict[str, Path]:
+    """Writable persist stores by name (a store without a name is named by its location)."""
+    return {
+        store.name or store.location: config.resolve(store.location) for store in config.attached if not store.readonly
+    }
+
+
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
+    """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
+    stores = attached_stores(config)
+    for path in stores.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+
+
+def build_worker(config: MachineConfig, *, clock: Clock | None = None) -> Worker:
+    """A worker with the built-in steps, the sector manager in `services["manager"]` and the stores in
+    `services["stores"]`; the manager hears of every state change."""
+    manager = build_manager(config, now=None if clock is None else clock.now)
+    worker = Worker(
+        config,
+        builtin_registry(),
+        services={"manager": manager, "stores": attached_stores(config)},
+        clock=clock,
+    )
+    worker.add_listener(StateReporter(manager))
+    return worker

@@ -1,0 +1,176 @@
+"""The values exchanged with a sector manager, with the reference's result codes (`Venus.*` API).
+
+Every value that lands in task data has a JSON form (`to_json` / `from_json`): task data is stored as JSON and
+must read back identically after a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+# Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry).
+SEAL_PROOF_TYPES = {
+    2 << 10: 5,
+    8 << 20: 6,
+    512 << 20: 7,
+    32 << 30: 8,
+    64 << 30: 9,
+}
+
+
+class ManagerError(Exception):
+    """A sector-manager call failed (network, RPC error): the step should retry later (Temporary)."""
+
+
+class SubmitResult(enum.IntEnum):
+    """`SubmitResult` of the reference: the answer to a pre-commit, proof or snapup submission."""
+
+    ACCEPTED = 1
+    DUPLICATE_SUBMIT = 2
+    MISMATCHED_SUBMISSION = 3
+    REJECTED = 4
+    FILES_MISSED = 5
+
+
+class OnChainState(enum.IntEnum):
+    """`OnChainState` of the reference: where a submitted message is on chain."""
+
+    PENDING = 1
+    PACKED = 2
+    LANDED = 3
+    NOT_FOUND = 4
+    FAILED = 5
+    PERM_FAILED = 6
+    SHOULD_ABORT = 7
+
+
+@dataclass(frozen=True)
+class SectorId:
+    miner: int
+    number: int
+
+    @property
+    def name(self) -> str:
+        """The reference's sector name, used for file names and shown to operators: `s-t01000-5`."""
+        return f"s-t0{self.miner}-{self.number}"
+
+    @classmethod
+    def parse(cls, name: str) -> SectorId:
+        prefix, miner, number = name.split("-")
+        if prefix != "s" or not miner.startswith("t0"):
+            raise ValueError(f"not a sector name: {name!r}")
+        return cls(int(miner[2:]), int(number))
+
+
+@dataclass(frozen=True)
+class AllocatedSector:
+    id: SectorId
+    sector_size: int
+
+    @property
+    def proof_type(self) -> int:
+        return SEAL_PROOF_TYPES.get(self.sector_size, 0)
+
+    def task_data(self) -> dict[str, Any]:
+        """The task-data keys every step finds the sector by."""
+        return {
+            "sector_id": self.id.name,
+            "miner": self.id.miner,
+            "number": self.id.number,
+            "sector_size": self.sector_size,
+            "proof_type": self.proof_type,
+        }
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A deal's piece: its CID, padded piece size and raw payload size."""
+
+    deal_id: int
+    piece_cid: str
+    piece_size: int
+    payload_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deal_id": self.deal_id,
+            "piece_cid": self.piece_cid,
+            "piece_size": self.piece_size,
+            "payload_size": self.payload_size,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Deal:
+        return cls(raw["deal_id"], raw["piece_cid"], raw["piece_size"], raw["payload_size"])
+
+
+@dataclass(frozen=True)
+class Randomness:
+    """Chain randomness drawn at an epoch: a ticket (for PC1) or a seed (for C1)."""
+
+    value: bytes
+    epoch: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value.hex(), "epoch": self.epoch}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Randomness:
+        return cls(bytes.fromhex(raw["value"]), raw["epoch"])
+
+
+@dataclass(frozen=True)
+class PreCommitInfo:
+    comm_r: bytes
+    comm_d: bytes
+    ticket: Randomness
+
+
+@dataclass(frozen=True)
+class SubmitReply:
+    result: SubmitResult
+    desc: str = ""
+
+
+@dataclass(frozen=True)
+class PollReply:
+    state: OnChainState
+    desc: str = ""
+
+
+@dataclass(frozen=True)
+class SeedWait:
+    """The answer to WaitSeed: either a seed, or how long to wait before asking again."""
+
+    should_wait: bool
+    delay: float
+    seed: Randomness | None
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """A persist store chosen by the manager; the worker maps the name to its own attached directory."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class SnapupAllocation:
+    """A finished committed-capacity sector offered for an upgrade, with the deals to put in it."""
+
+    sector: AllocatedSector
+    deals: list[Deal]
+    old_comm_r: bytes
+    access_instance: str
+
+
+@dataclass(frozen=True)
+class SnapupProof:
+    comm_r: bytes
+    comm_d: bytes
+    access_instance: str
+    piece_cids: list[str]
+    proof: bytes

@@ -1,0 +1,7 @@
+"""The embedded devnet sector manager (the default): a simulated chain for one miner, in `devnet.db`."""
+
+from sealer_fsm.manager.devnet._chain import Draws, EpochClock, deal_payload
+from sealer_fsm.manager.devnet._db import DATABASE_NAME
+from sealer_fsm.manager.devnet._manager import CC_SHARE, DevnetManager
+
+__all__ = ["CC_SHARE", "DATABASE_NAME", "DevnetManager", "Draws", "EpochClock", "deal_payload"]

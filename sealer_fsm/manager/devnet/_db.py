@@ -1,0 +1,156 @@
+"""The devnet's own SQLite database (`devnet.db` in the worker's home): its chain and what it knows of sectors.
+
+Kept apart from the worker's task store on purpose: the manager is another party, and a test or an operator can
+compare the two (did the worker and the chain agree on every sector?).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DATABASE_NAME = "devnet.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chain (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sectors (
+    number INTEGER PRIMARY KEY,
+    miner INTEGER NOT NULL,
+    sector_size INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'allocated',  -- allocated | proven | finalized | aborted
+    deals TEXT,                                -- JSON list of deal ids; NULL until deals were acquired
+    ticket TEXT, ticket_epoch INTEGER,
+    comm_d TEXT, comm_r TEXT,
+    precommit_epoch INTEGER, precommit_attempts INTEGER NOT NULL DEFAULT 0, precommit_outcome TEXT,
+    persisted TEXT,
+    seed_epoch INTEGER,
+    proof TEXT, proof_epoch INTEGER, proof_attempts INTEGER NOT NULL DEFAULT 0, proof_outcome TEXT,
+    latest_state TEXT,
+    abort_reason TEXT,
+    snapup TEXT,                               -- NULL | allocated | upgraded | aborted
+    snap_deals TEXT, snap_comm_r TEXT, snap_attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS deals (
+    deal_id INTEGER PRIMARY KEY,
+    sector INTEGER NOT NULL,
+    piece_cid TEXT NOT NULL,
+    piece_size INTEGER NOT NULL,
+    payload_size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deals_by_cid ON deals (piece_cid);
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    epoch INTEGER NOT NULL,
+    sector INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT
+);
+"""
+
+
+class DevnetDatabase:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def chain_value(self, key: str, default: str) -> str:
+        """A chain parameter, stored on first use so that a restart continues the same chain."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES (?, ?)", (key, default))
+            return db.execute("SELECT value FROM chain WHERE key = ?", (key,)).fetchone()["value"]
+
+    def next_counter(self, key: str) -> int:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES (?, '0')", (key,))
+            value = int(db.execute("SELECT value FROM chain WHERE key = ?", (key,)).fetchone()["value"]) + 1
+            db.execute("UPDATE chain SET value = ? WHERE key = ?", (str(value), key))
+            return value
+
+    def sector(self, number: int) -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+
+    def sectors(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM sectors ORDER BY number").fetchall()
+
+    def insert_sector(self, number: int, miner: int, sector_size: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sectors (number, miner, sector_size) VALUES (?, ?, ?)", (number, miner, sector_size)
+            )
+
+    def update_sector(self, number: int, **columns: Any) -> None:
+        with self.transaction() as db:
+            _update(db, number, columns)
+
+    def first_snapup_candidate(self) -> sqlite3.Row | None:
+        """The oldest finalized committed-capacity sector not yet offered for an upgrade."""
+        return self._db.execute(
+            "SELECT * FROM sectors WHERE status = 'finalized' AND deals = '[]' AND snapup IS NULL"
+            " AND persisted IS NOT NULL ORDER BY number LIMIT 1"
+        ).fetchone()
+
+    def insert_deal(self, deal_id: int, sector: int, piece_cid: str, piece_size: int, payload_size: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO deals (deal_id, sector, piece_cid, piece_size, payload_size) VALUES (?, ?, ?, ?, ?)",
+                (deal_id, sector, piece_cid, piece_size, payload_size),
+            )
+
+    def deals(self, deal_ids: list[int]) -> list[sqlite3.Row]:
+        rows = {
+            row["deal_id"]: row
+            for row in self._db.execute(
+                f"SELECT * FROM deals WHERE deal_id IN ({', '.join('?' * len(deal_ids))})", deal_ids
+            ).fetchall()
+        }
+        return [rows[deal_id] for deal_id in deal_ids]
+
+    def deal_by_cid(self, piece_cid: str) -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM deals WHERE piece_cid = ?", (piece_cid,)).fetchone()
+
+    def record_submission(
+        self, epoch: int, sector: int, kind: str, result: str, detail: str, changes: dict[str, Any]
+    ) -> None:
+        """Log a submission and apply what it changes to the sector, in one transaction."""
+        with self.transaction() as db:
+            _update(db, sector, changes)
+            db.execute(
+                "INSERT INTO submissions (epoch, sector, kind, result, detail) VALUES (?, ?, ?, ?, ?)",
+                (epoch, sector, kind, result, detail),
+            )
+
+    def submissions(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM submissions ORDER BY seq").fetchall()
+        return [dict(row) for row in rows]
+
+
+def _update(db: sqlite3.Connection, number: int, columns: dict[str, Any]) -> None:
+    if columns:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        db.execute(f"UPDATE sectors SET {assignments} WHERE number = ?", (*columns.values(), number))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,380 @@
+"""The embedded devnet sector manager: one miner on a simulated chain, with failure injection.
+
+It answers the worker as the reference manager would (reference-damocles.md sections 1.4, 1.5 and 7): it
+allocates sector numbers, makes deals from seeded data, draws tickets and seeds from its chain, checks every
+submission against what it can recompute itself (CommD from its deals, the simulated CommR and proofs), lets
+messages land a configured number of epochs later, and injects the failures that drive the plans' recovery
+paths: on-chain Failed (ReSubmitPC / ReSubmitProof), FilesMissed (RePersist), ShouldAbort and RPC errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sealer_fsm.config import DevnetConfig
+from sealer_fsm.manager._types import (
+    AllocatedSector,
+    Deal,
+    ManagerError,
+    OnChainState,
+    PollReply,
+    PreCommitInfo,
+    Randomness,
+    SectorId,
+    SeedWait,
+    SnapupAllocation,
+    SnapupProof,
+    StoreInfo,
+    SubmitReply,
+    SubmitResult,
+)
+from sealer_fsm.manager.devnet import _verify
+from sealer_fsm.manager.devnet._chain import Draws, EpochClock, Now, deal_piece_sizes
+from sealer_fsm.manager.devnet._db import DATABASE_NAME, DevnetDatabase, dumps
+from sealer_fsm.proofs import commp_bytes
+
+log = logging.getLogger("sealer_fsm.devnet")
+
+# Share of sealer sectors the devnet leaves without deals (committed capacity), so snapup threads get work.
+CC_SHARE = 0.5
+
+
+class DevnetManager:
+    """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own)."""
+
+    def __init__(self, config: DevnetConfig, home: Path, stores: Mapping[str, Path], now: Now | None = None) -> None:
+        self.config = config
+        self.stores = dict(stores)
+        self.db = DevnetDatabase(Path(home) / DATABASE_NAME)
+        self.draws = Draws(config.seed)
+        now = now or time.time
+        genesis = float(self.db.chain_value("genesis", repr(now())))
+        self.clock = EpochClock(genesis, config.block_time, now)
+        self._calls: Counter[tuple[str, int]] = Counter()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- failure injection -------------------------------------------------------------------------------------
+
+    def _call(self, method: str, sector: int = 0) -> None:
+        """Fail this call with an injected RPC error at `rpc_error_rate` (keyed by method, sector and count)."""
+        self._calls[method, sector] += 1
+        if self.draws.chance(self.config.rpc_error_rate, "rpc", method, sector, self._calls[method, sector]):
+            raise ManagerError(f"devnet: injected RPC error in {method}")
+
+    def _reply_lost(self, method: str, sector: int) -> None:
+        """After a submission was applied, lose the reply at `rpc_error_rate`: the worker must resubmit safely."""
+        if self.draws.chance(self.config.rpc_error_rate, "lost", method, sector, self._calls[method, sector]):
+            raise ManagerError(f"devnet: injected lost reply from {method} (the submission was applied)")
+
+    def _row(self, sector: SectorId) -> Any:
+        row = self.db.sector(sector.number)
+        if row is None or row["miner"] != sector.miner:
+            raise ManagerError(f"devnet: unknown sector {sector.name}")
+        return row
+
+    # -- allocation and deals ----------------------------------------------------------------------------------
+
+    def _allowed(self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None) -> bool:
+        miner_ok = not allowed_miners or self.config.miner in allowed_miners
+        return miner_ok and (not allowed_sizes or self.config.sector_size in allowed_sizes)
+
+    async def allocate_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> AllocatedSector | None:
+        self._call("AllocateSector")
+        if not self._allowed(allowed_miners, allowed_sizes):
+            return None
+        number = self.db.next_counter("sector_number")
+        self.db.insert_sector(number, self.config.miner, self.config.sector_size)
+        return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size)
+
+    async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
+        self._call("AcquireDeals", sector.number)
+        row = self._row(sector)
+        if row["deals"] is not None:
+            return self._deals(json.loads(row["deals"]))
+        deals = []
+        if not self.draws.chance(CC_SHARE, "cc", sector.number):
+            deals = self._make_deals(sector.number, ("deals", sector.number), max_deals)
+        self.db.update_sector(sector.number, deals=dumps([deal.deal_id for deal in deals]))
+        return deals
+
+    def _make_deals(self, sector: int, key: object, max_deals: int | None) -> list[Deal]:
+        deals = []
+        for piece_size, payload_size in deal_piece_sizes(self.draws, key, self.config.sector_size, max_deals):
+            deal_id = self.db.next_counter("deal_id")
+            commitment = commp_bytes(self.draws.deal_payload(deal_id, payload_size))
+            assert commitment.piece_size == piece_size
+            self.db.insert_deal(deal_id, sector, commitment.cid, piece_size, payload_size)
+            deals.append(Deal(deal_id, commitment.cid, piece_size, payload_size))
+        return deals
+
+    def _deals(self, deal_ids: list[int]) -> list[Deal]:
+        return [
+            Deal(row["deal_id"], row["piece_cid"], row["piece_size"], row["payload_size"])
+            for row in self.db.deals(deal_ids)
+        ]
+
+    async def fetch_piece(self, piece_cid: str) -> bytes:
+        self._call("FetchPiece")
+        row = self.db.deal_by_cid(piece_cid)
+        if row is None:
+            raise ManagerError(f"devnet: no deal has piece {piece_cid}")
+        return self.draws.deal_payload(row["deal_id"], row["payload_size"])
+
+    # -- pre-commit --------------------------------------------------------------------------------------------
+
+    async def assign_ticket(self, sector: SectorId) -> Randomness:
+        self._call("AssignTicket", sector.number)
+        row = self._row(sector)
+        head = self.clock.head()
+        if row["ticket"] is not None and not self._ticket_expired(row["ticket_epoch"], head):
+            return Randomness(bytes.fromhex(row["ticket"]), row["ticket_epoch"])
+        ticket = Randomness(self.draws.randomness("ticket", head, sector.miner), head)
+        self.db.update_sector(sector.number, ticket=ticket.value.hex(), ticket_epoch=ticket.epoch)
+        return ticket
+
+    def _ticket_expired(self, ticket_epoch: int, head: int) -> bool:
+        return head - ticket_epoch > self.config.ticket_expiry_epochs
+
+    async def submit_precommit(self, sector: SectorId, info: PreCommitInfo, reset: bool) -> SubmitReply:
+        self._call("SubmitPreCommit", sector.number)
+        row = self._row(sector)
+        head = self.clock.head()
+        reply, changes = self._judge_precommit(row, info, head)
+        if reply.result is SubmitResult.ACCEPTED:
+            attempts = row["precommit_attempts"] + 1
+            changes = {
+                "comm_d": info.comm_d.hex(),
+                "comm_r": info.comm_r.hex(),
+                "precommit_epoch": head,
+                "precommit_attempts": attempts,
+                "precommit_outcome": self._landing_outcome("precommit", sector.number, attempts),
+            }
+        self.db.record_submission(head, sector.number, "precommit", reply.result.name, reply.desc, changes)
+        if reply.result is SubmitResult.ACCEPTED:
+            self._reply_lost("SubmitPreCommit", sector.number)
+        return reply
+
+    def _judge_precommit(self, row: Any, info: PreCommitInfo, head: int) -> tuple[SubmitReply, dict[str, Any]]:
+        if row["status"] == "aborted":
+            return SubmitReply(SubmitResult.REJECTED, "the sector was aborted"), {}
+        if row["comm_r"] is not None and row["precommit_outcome"] != "failed":
+            if row["comm_r"] == info.comm_r.hex() and row["comm_d"] == info.comm_d.hex():
+                return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "already pre-committed"), {}
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit is on chain"), {}
+        if row["ticket"] != info.ticket.value.hex() or row["ticket_epoch"] != info.ticket.epoch:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the ticket is not the one assigned"), {}
+        if self._ticket_expired(info.ticket.epoch, head):
+            desc = (
+                f"ticket expired: drawn at epoch {info.ticket.epoch}, chain head {head},"
+                f" tickets expire after {self.config.ticket_expiry_epochs} epochs;"
+                " resume the thread into TreeDBuilt to draw a new ticket"
+            )
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, desc), {}
+        fault = _verify.precommit_fault(row, self._deals(json.loads(row["deals"] or "[]")), info)
+        if fault:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault), {}
+        return SubmitReply(SubmitResult.ACCEPTED), {}
+
+    def _landing_outcome(self, kind: str, number: int, attempt: int) -> str:
+        if kind == "precommit" and self.draws.chance(self.config.abort_rate, "abort", number, attempt):
+            return "abort"
+        rate = self.config.precommit_fail_rate if kind == "precommit" else self.config.proof_fail_rate
+        return "failed" if self.draws.chance(rate, kind, number, attempt) else "landed"
+
+    def _poll(self, submitted_epoch: int | None, outcome: str | None, epochs: int) -> PollReply:
+        if submitted_epoch is None:
+            return PollReply(OnChainState.NOT_FOUND, "nothing was submitted")
+        waited = self.clock.head() - submitted_epoch
+        if waited < epochs:
+            return PollReply(OnChainState.PACKED if waited > 0 else OnChainState.PENDING)
+        if outcome == "failed":
+            return PollReply(OnChainState.FAILED, "the message failed on chain (injected)")
+        if outcome == "abort":
+            return PollReply(OnChainState.SHOULD_ABORT, "the chain dropped the sector (injected)")
+        return PollReply(OnChainState.LANDED)
+
+    async def poll_precommit(self, sector: SectorId) -> PollReply:
+        self._call("PollPreCommitState", sector.number)
+        row = self._row(sector)
+        return self._poll(row["precommit_epoch"], row["precommit_outcome"], self.config.precommit_epochs)
+
+    # -- persistence -------------------------------------------------------------------------------------------
+
+    async def reserve_space(self, sector: SectorId, size: int, candidates: list[str]) -> StoreInfo | None:
+        self._call("StoreReserveSpace", sector.number)
+        names = sorted(name for name in self.stores if not candidates or name in candidates)
+        if not names:
+            return None
+        name = names[sector.number % len(names)]
+        return StoreInfo(name, str(self.stores[name]))
+
+    async def store_info(self, instance: str) -> StoreInfo | None:
+        self._call("StoreBasicInfo")
+        path = self.stores.get(instance)
+        return None if path is None else StoreInfo(instance, str(path))
+
+    async def submit_persisted(self, sector: SectorId, instance: str, is_upgrade: bool) -> bool:
+        self._call("SubmitPersistedEx", sector.number)
+        self._row(sector)
+        kinds = ("update", "update-cache") if is_upgrade else ("sealed", "cache")
+        if instance not in self.stores or not _verify.files_present(self.stores[instance], sector.name, kinds):
+            return False
+        if not is_upgrade:
+            self.db.update_sector(sector.number, persisted=instance)
+        return True
+
+    # -- commit ------------------------------------------------------------------------------------------------
+
+    def _landed_epoch(self, row: Any) -> int | None:
+        if row["precommit_outcome"] != "landed" or row["precommit_epoch"] is None:
+            return None
+        landed = row["precommit_epoch"] + self.config.precommit_epochs
+        return landed if self.clock.head() >= landed else None
+
+    async def wait_seed(self, sector: SectorId) -> SeedWait:
+        self._call("WaitSeed", sector.number)
+        row = self._row(sector)
+        landed = self._landed_epoch(row)
+        if landed is None:
+            return SeedWait(False, 0.0, None)
+        seed_epoch = landed + self.config.seed_epochs
+        if self.clock.head() < seed_epoch:
+            return SeedWait(True, self.clock.seconds_until(seed_epoch), None)
+        if row["seed_epoch"] != seed_epoch:
+            self.db.update_sector(sector.number, seed_epoch=seed_epoch)
+        return SeedWait(False, 0.0, Randomness(self.draws.randomness("seed", seed_epoch, sector.miner), seed_epoch))
+
+    async def submit_proof(self, sector: SectorId, proof: bytes, reset: bool) -> SubmitReply:
+        self._call("SubmitProof", sector.number)
+        row = self._row(sector)
+        head = self.clock.head()
+        reply = self._judge_proof(row, proof)
+        changes: dict[str, Any] = {}
+        if reply.result is SubmitResult.ACCEPTED:
+            attempts = row["proof_attempts"] + 1
+            changes = {
+                "proof": proof.hex(),
+                "proof_epoch": head,
+                "proof_attempts": attempts,
+                "proof_outcome": self._landing_outcome("proof", sector.number, attempts),
+            }
+        self.db.record_submission(head, sector.number, "proof", reply.result.name, reply.desc, changes)
+        if reply.result is SubmitResult.ACCEPTED:
+            self._reply_lost("SubmitProof", sector.number)
+        return reply
+
+    def _judge_proof(self, row: Any, proof: bytes) -> SubmitReply:
+        if row["status"] == "aborted":
+            return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
+        if row["proof"] is not None and row["proof_outcome"] != "failed":
+            if row["proof"] == proof.hex():
+                return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "proof already submitted")
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different proof was submitted")
+        if self._landed_epoch(row) is None or row["seed_epoch"] is None:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "no landed pre-commit and seed for this sector")
+        seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
+        if proof != _verify.expected_porep_proof(row, seed):
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "invalid (simulated) proof")
+        return SubmitReply(SubmitResult.ACCEPTED)
+
+    async def poll_proof(self, sector: SectorId) -> PollReply:
+        self._call("PollProofState", sector.number)
+        row = self._row(sector)
+        reply = self._poll(row["proof_epoch"], row["proof_outcome"], self.config.proof_epochs)
+        if reply.state is OnChainState.LANDED and row["status"] == "allocated":
+            self.db.update_sector(sector.number, status="proven")
+        return reply
+
+    # -- reports -----------------------------------------------------------------------------------------------
+
+    async def report_state(self, sector: SectorId, previous: str, current: str, event: str) -> None:
+        self._call("ReportState", sector.number)
+        if self.db.sector(sector.number) is not None:
+            self.db.update_sector(sector.number, latest_state=f"{previous} => {current} @{event}")
+
+    async def report_finalized(self, sector: SectorId) -> None:
+        self._call("ReportFinalized", sector.number)
+        if self._row(sector)["status"] in ("allocated", "proven"):
+            self.db.update_sector(sector.number, status="finalized")
+
+    async def report_aborted(self, sector: SectorId, reason: str) -> None:
+        """Idempotent; an abort of an upgrade drops the upgrade, never the finished sector underneath."""
+        self._call("ReportAborted", sector.number)
+        row = self._row(sector)
+        if row["status"] == "finalized" and row["snapup"] == "allocated":
+            self.db.update_sector(sector.number, snapup="aborted", abort_reason=reason)
+        elif row["status"] != "aborted" and row["status"] != "finalized":
+            self.db.update_sector(sector.number, status="aborted", abort_reason=reason)
+            log.info("devnet: sector %s aborted: %s", sector.name, reason)
+
+    # -- snapup ------------------------------------------------------------------------------------------------
+
+    async def allocate_snapup_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> SnapupAllocation | None:
+        self._call("AllocateSanpUpSector")
+        if not self._allowed(allowed_miners, allowed_sizes):
+            return None
+        row = self.db.first_snapup_candidate()
+        if row is None:
+            return None
+        deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
+        self.db.update_sector(row["number"], snapup="allocated", snap_deals=dumps([deal.deal_id for deal in deals]))
+        sector = AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"])
+        return SnapupAllocation(sector, deals, bytes.fromhex(row["comm_r"]), row["persisted"])
+
+    async def submit_snapup_proof(self, sector: SectorId, proof: SnapupProof) -> SubmitReply:
+        self._call("SubmitSnapUpProof", sector.number)
+        row = self._row(sector)
+        head = self.clock.head()
+        changes: dict[str, Any] = {}
+        if row["snapup"] == "upgraded":
+            same = row["snap_comm_r"] == proof.comm_r.hex()
+            reply = SubmitReply(SubmitResult.DUPLICATE_SUBMIT if same else SubmitResult.MISMATCHED_SUBMISSION)
+        elif row["snapup"] != "allocated":
+            reply = SubmitReply(SubmitResult.REJECTED, "the sector is not being upgraded")
+        else:
+            reply = self._judge_snapup(row, proof)
+            attempts = row["snap_attempts"] + 1
+            changes = {"snap_attempts": attempts}
+            if reply.result is SubmitResult.ACCEPTED and self.draws.chance(
+                self.config.files_missed_rate, "files missed", sector.number, attempts
+            ):
+                reply = SubmitReply(SubmitResult.FILES_MISSED, "the update files could not be read (injected)")
+            if reply.result is SubmitResult.ACCEPTED:
+                changes.update(snapup="upgraded", snap_comm_r=proof.comm_r.hex())
+        self.db.record_submission(head, sector.number, "snapup", reply.result.name, reply.desc, changes)
+        return reply
+
+    def _judge_snapup(self, row: Any, proof: SnapupProof) -> SubmitReply:
+        deals = self._deals(json.loads(row["snap_deals"]))
+        if [deal.piece_cid for deal in deals] != proof.piece_cids:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the pieces are not the upgrade's deals")
+        fault = _verify.snapup_fault(row, deals, proof)
+        if fault:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
+        store = self.stores.get(proof.access_instance)
+        if store is None or not _verify.files_present(
+            store, SectorId(row["miner"], row["number"]).name, ("update", "update-cache")
+        ):
+            return SubmitReply(SubmitResult.FILES_MISSED, f"no update files in store {proof.access_instance!r}")
+        return SubmitReply(SubmitResult.ACCEPTED)
+
+    # -- inspection (tests, operators) -------------------------------------------------------------------------
+
+    def sector_record(self, sector: SectorId) -> dict[str, Any] | None:
+        row = self.db.sector(sector.number)
+        return None if row is None else dict(row)
+
+    def submissions(self) -> list[dict[str, Any]]:
+        return self.db.submissions()

@@ -1,0 +1,54 @@
+"""Filecoin commitments: Fr32 padding, the sha256-trunc254 tree, CommP, CommD, and their CIDs.
+
+The hashing runs in a C extension (SHA-NI or AVX-512, whichever is faster on this CPU, else portable C)
+and falls back to a pure-Python reference, with a warning, when the extension is not built.
+See docs/proofs.md.
+"""
+
+from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
+from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
+from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
+from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
+from sealer_fsm.proofs._reference import hash_node
+from sealer_fsm.proofs._sizes import (
+    check_piece_size,
+    is_piece_size,
+    padded_size,
+    piece_size_for_payload,
+    unpadded_size,
+)
+from sealer_fsm.proofs._tree import (
+    Progress,
+    comm_d_from_pieces,
+    tree_root,
+    tree_root_of_file,
+    zero_commitment,
+)
+
+__all__ = [
+    "PieceCommitment",
+    "Progress",
+    "available_backends",
+    "backend",
+    "check_piece_size",
+    "comm_d_from_pieces",
+    "commp_bytes",
+    "commp_file",
+    "fr32_pad",
+    "fr32_unpad",
+    "hash_node",
+    "is_piece_size",
+    "native_available",
+    "padded_size",
+    "parse_piece_cid",
+    "parse_sealed_cid",
+    "piece_cid_v1",
+    "piece_cid_v2",
+    "piece_size_for_payload",
+    "sealed_cid",
+    "tree_root",
+    "tree_root_of_file",
+    "unpadded_size",
+    "use_backend",
+    "zero_commitment",
+]

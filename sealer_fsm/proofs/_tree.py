@@ -1,0 +1,149 @@
+"""The sha256-trunc254 binary tree: roots over padded data, zero subtrees, and CommD from a piece list.
+
+Large inputs are cut into power-of-two chunks whose roots the backend computes (in C, on several threads,
+with the GIL released); this module folds the chunk roots, so memory stays bounded by one chunk per thread
+whatever the input size. Chunks past the end of the data are all zeros and take their root from the
+zero-commitment table instead of being hashed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from sealer_fsm.proofs import _backend
+from sealer_fsm.proofs._reference import NODE_SIZE, hash_node
+from sealer_fsm.proofs._sizes import check_piece_size
+
+Progress = Callable[[int, int], None]
+"""Called as `progress(done, total)` in input bytes after each chunk of a long computation."""
+
+_MAX_TREE_HEIGHT = 50  # 32 B · 2^50 = 32 PiB: far beyond any sector, keeps the zero table finite
+
+
+def tree_root(padded: bytes, threads: int | None = None) -> bytes:
+    """Root over already Fr32-padded bytes whose length is a power-of-two number of 32-byte leaves."""
+    size = _check_tree_size(len(padded), "tree_root input")
+    workers = resolve_threads(threads)
+    return root_of_chunks(
+        size,
+        size,
+        lambda offset, length: _backend.subtree_root_of_buffer(padded, offset, length, False, workers),
+    )
+
+
+def tree_root_of_file(
+    path: str | os.PathLike[str], threads: int | None = None, progress: Progress | None = None
+) -> bytes:
+    """Root over a file that is already Fr32-padded, such as a staged sector: that root is the sector's CommD.
+
+    The file is streamed (bounded memory); its size must be a power-of-two number of 32-byte leaves.
+    """
+    workers = resolve_threads(threads)
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        _check_tree_size(size, f"size of {os.fspath(path)}")
+        fd = file.fileno()
+        return root_of_chunks(
+            size,
+            size,
+            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, False, workers),
+            progress=progress,
+        )
+
+
+def zero_commitment(padded_size: int) -> bytes:
+    """Root of an all-zero tree of `padded_size` bytes (a power of two, at least one 32-byte leaf).
+
+    This is the CommP of a zero piece and the CommD of an empty sector of that size.
+    """
+    height = _check_tree_size(padded_size, "zero commitment size").bit_length() - 1 - 5
+    return _zero_roots()[height]
+
+
+def comm_d_from_pieces(pieces: Sequence[tuple[bytes, int]], sector_size: int) -> bytes:
+    """CommD of a sector holding `pieces` (commitment, padded piece size) in order, zeros elsewhere.
+
+    Each piece is placed at the next offset that is a multiple of its own size (rust-fil-proofs
+    `compute_comm_d`), and the tree is completed with zero subtrees up to the sector size, as the chain's
+    `compute_unsealed_sector_cid` does. An empty list gives the sector's zero commitment.
+    """
+    check_piece_size(sector_size, "sector size")
+    stack: list[tuple[bytes, int]] = []
+    for number, (comm, size) in enumerate(pieces, start=1):
+        _check_comm(comm, f"piece {number}")
+        check_piece_size(size, f"size of piece {number}")
+        while stack and stack[-1][1] < size:
+            _push_and_reduce(stack, (zero_commitment(stack[-1][1]), stack[-1][1]))
+        _push_and_reduce(stack, (comm, size))
+    used = sum(size for _, size in stack)
+    if used > sector_size:
+        raise ValueError(
+            f"the pieces need {used} bytes once aligned, more than the sector size {sector_size}"
+        )
+    if not stack:
+        return zero_commitment(sector_size)
+    while len(stack) > 1 or stack[0][1] < sector_size:
+        _push_and_reduce(stack, (zero_commitment(stack[-1][1]), stack[-1][1]))
+    return stack[0][0]
+
+
+def _push_and_reduce(stack: list[tuple[bytes, int]], entry: tuple[bytes, int]) -> None:
+    stack.append(entry)
+    while len(stack) > 1 and stack[-1][1] == stack[-2][1]:
+        right, size = stack.pop()
+        left, _ = stack.pop()
+        stack.append((hash_node(left, right), 2 * size))
+
+
+def root_of_chunks(
+    piece_size: int,
+    input_size: int,
+    subtree: Callable[[int, int], bytes],
+    *,
+    fr32: bool = False,
+    progress: Progress | None = None,
+) -> bytes:
+    """Fold the roots of the piece's chunks; `subtree(input_offset, padded_len)` hashes one chunk."""
+    chunk = min(piece_size, _backend.chunk_size())
+    input_per_chunk = chunk * 127 // 128 if fr32 else chunk
+    roots = []
+    for index in range(piece_size // chunk):
+        offset = index * input_per_chunk
+        if offset >= input_size:
+            roots.append(zero_commitment(chunk))
+            continue
+        roots.append(subtree(offset, chunk))
+        if progress is not None:
+            progress(min(offset + input_per_chunk, input_size), input_size)
+    while len(roots) > 1:
+        roots = [hash_node(roots[index], roots[index + 1]) for index in range(0, len(roots), 2)]
+    return roots[0]
+
+
+def _check_tree_size(size: int, what: str) -> int:
+    if size < NODE_SIZE or size & (size - 1) or size > NODE_SIZE << _MAX_TREE_HEIGHT:
+        raise ValueError(f"{what} must be a power-of-two number of 32-byte leaves, got {size} bytes")
+    return size
+
+
+def _check_comm(comm: bytes, what: str) -> None:
+    if not isinstance(comm, bytes | bytearray) or len(comm) != NODE_SIZE:
+        raise ValueError(f"{what}: a commitment is 32 bytes, got {comm!r}")
+
+
+def resolve_threads(threads: int | None) -> int:
+    if threads is None:
+        return _backend.default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return threads
+
+
+@lru_cache(maxsize=1)
+def _zero_roots() -> tuple[bytes, ...]:
+    roots = [bytes(NODE_SIZE)]
+    for _ in range(_MAX_TREE_HEIGHT):
+        roots.append(hash_node(roots[-1], roots[-1]))
+    return tuple(roots)

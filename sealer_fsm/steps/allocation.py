@@ -1,0 +1,57 @@
+"""Steps that get work from the sector manager: a new sector, its deals, or a finished CC sector to upgrade."""
+
+from __future__ import annotations
+
+from sealer_fsm.manager import ManagerError
+from sealer_fsm.runtime import IDLE, AbortTask, Outcome, StepContext
+from sealer_fsm.steps._common import SectorFiles, StepResult, allowed_sizes, call, manager, sector_id
+
+
+async def allocate_sector(ctx: StepContext) -> StepResult:
+    """Empty → Allocated. No sector now, or a manager error, is Idle (try again later), as in the reference."""
+    try:
+        sector = await manager(ctx).allocate_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    except ManagerError as error:
+        ctx.log.info("no sector allocated: %s", error)
+        return IDLE
+    if sector is None:
+        return IDLE
+    SectorFiles(ctx.location / "data", sector.id.name).prepare()
+    return Outcome("Allocate", sector.task_data())
+
+
+async def acquire_deals(ctx: StepContext) -> StepResult:
+    """Allocated → DealsAcquired: deals from the manager, or none (a committed-capacity sector of pledge data)."""
+    sealing = ctx.sealing
+    if not sealing.enable_deals:
+        return IDLE if sealing.disable_cc else Outcome("AcquireDeals", {"deals": []})
+    deals = await call("AcquireDeals", manager(ctx).acquire_deals(sector_id(ctx), sealing.max_deals))
+    if not deals and sealing.disable_cc:
+        return IDLE
+    return Outcome("AcquireDeals", {"deals": [deal.to_json() for deal in deals]})
+
+
+async def allocate_snapup_sector(ctx: StepContext) -> StepResult:
+    """snapup Empty → Allocated: a finished CC sector, the deals to put in it, and where its replica lives."""
+    try:
+        allocation = await manager(ctx).allocate_snapup_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    except ManagerError as error:
+        ctx.log.info("no snapup sector allocated: %s", error)
+        return IDLE
+    if allocation is None:
+        return IDLE
+    name = allocation.sector.id.name
+    if not allocation.deals:
+        raise AbortTask(f"snapup sector {name} was allocated without deals")
+    if not allocation.access_instance:
+        raise AbortTask(f"snapup sector {name} was allocated without the store holding its replica")
+    SectorFiles(ctx.location / "data", name).prepare()
+    return Outcome(
+        "AllocatedSnapUpSector",
+        {
+            **allocation.sector.task_data(),
+            "deals": [deal.to_json() for deal in allocation.deals],
+            "old_comm_r": allocation.old_comm_r.hex(),
+            "access_instance": allocation.access_instance,
+        },
+    )

@@ -1,0 +1,63 @@
+"""Real steps: copy a sector's replica and cache into a persist store the manager picks (StoreReserveSpace).
+
+Copies go through temporary names and replace what an interrupted earlier run left, so running again after a
+crash (or after a RePersist) is safe.
+"""
+
+from __future__ import annotations
+
+from sealer_fsm.manager import StoreInfo
+from sealer_fsm.runtime import Outcome, Permanent, StepContext
+from sealer_fsm.steps._common import (
+    SectorFiles,
+    StepResult,
+    call,
+    copy_file_atomically,
+    copy_tree_atomically,
+    manager,
+    sector_id,
+    store_path,
+)
+
+SEALED_FILES = ("sealed", "cache")
+UPDATE_FILES = ("update", "update-cache")
+
+
+def copy_sector_files(local: SectorFiles, store: SectorFiles, kinds: tuple[str, str]) -> None:
+    """Copy the replica file and its cache directory (`kinds`, e.g. sealed + cache) from `local` to `store`."""
+    replica, cache = kinds
+    for kind in kinds:
+        if not local.path(kind).exists():
+            raise Permanent(f"cannot persist {local.name}: {local.path(kind)} is missing")
+    copy_file_atomically(local.path(replica), store.path(replica))
+    copy_tree_atomically(local.path(cache), store.path(cache))
+
+
+async def _reserve(ctx: StepContext) -> StoreInfo:
+    """Ask for a store until one has room, as the reference does (null → retry after rpc_polling_interval)."""
+    size = 2 * ctx.require("sector_size")
+    while True:
+        store = await call("StoreReserveSpace", manager(ctx).reserve_space(sector_id(ctx), size, []))
+        if store is not None:
+            return store
+        ctx.log.info("%s: no persist store has room yet", ctx.sector)
+        await ctx.sleep(ctx.sealing.rpc_polling_interval)
+
+
+async def _persist(ctx: StepContext, kinds: tuple[str, str]) -> StepResult:
+    local = SectorFiles.of(ctx)
+    store = await _reserve(ctx)
+    target = SectorFiles(store_path(ctx, store.name), local.name)
+    await ctx.run_blocking(copy_sector_files, local, target, kinds)
+    ctx.log.info("%s: %s and %s persisted to store %s", local.name, *kinds, store.name)
+    return Outcome("Persist", {"persist_instance": store.name})
+
+
+async def persist_sealed(ctx: StepContext) -> StepResult:
+    """PCLanded → Persisted: the sealed file and cache go to a persist store."""
+    return await _persist(ctx, SEALED_FILES)
+
+
+async def persist_update(ctx: StepContext) -> StepResult:
+    """SnapProved → Persisted: the updated replica and its cache go to a persist store."""
+    return await _persist(ctx, UPDATE_FILES)

@@ -1,0 +1,119 @@
+"""Real steps: stage deal data (or pledge zeros) into the sector and build TreeD, giving CommD.
+
+Both are bit-compatible with the Filecoin reference (reference-proofs.md sections 1 and 2): pieces are Fr32
+padded and laid out at offsets that are multiples of their own size (rust-fil-proofs `get_piece_alignment`,
+expressed in padded bytes), zero (pledge) pieces fill the gaps and the tail, and CommD is the sha256-trunc254
+root of the staged sector, checked against `comm_d_from_pieces` of the recorded pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sealer_fsm.manager import Deal
+from sealer_fsm.proofs import (
+    comm_d_from_pieces,
+    commp_bytes,
+    fr32_pad,
+    parse_piece_cid,
+    piece_cid_v1,
+    tree_root_of_file,
+    unpadded_size,
+    zero_commitment,
+)
+from sealer_fsm.runtime import Outcome, Permanent, StepContext
+from sealer_fsm.steps._common import SectorFiles, StepResult, call, manager
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One piece of the staged sector: its padded size and the deal it holds (None for pledge zeros)."""
+
+    size: int
+    deal: int | None
+
+
+def piece_layout(deal_sizes: list[int], sector_size: int) -> list[Slot]:
+    """The sector's pieces in order: each deal at the next multiple of its own size, pledge pieces elsewhere.
+
+    Pledge pieces are the largest aligned powers of two that fill each gap, so the slots tile the sector and
+    `comm_d_from_pieces` over them gives the staged sector's root. ValueError when the deals do not fit.
+    """
+    slots: list[Slot] = []
+    offset = 0
+    for index, size in enumerate(deal_sizes):
+        start = -(-offset // size) * size
+        slots += _pledge_slots(offset, start)
+        slots.append(Slot(size, index))
+        offset = start + size
+    if offset > sector_size:
+        raise ValueError(f"the deals need {offset} bytes once aligned, more than the sector's {sector_size}")
+    return slots + _pledge_slots(offset, sector_size)
+
+
+def _pledge_slots(start: int, end: int) -> list[Slot]:
+    slots = []
+    while start < end:
+        size = start & -start if start else end
+        while start + size > end:
+            size //= 2
+        slots.append(Slot(size, None))
+        start += size
+    return slots
+
+
+def write_staged_sector(path: Path, slots: list[Slot], payloads: list[bytes], deals: list[Deal]) -> list[dict]:
+    """Write the Fr32-padded sector to `path` (through a temporary file) and return its pieces for task data."""
+    pieces: list[dict[str, Any]] = []
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as file:
+        for slot in slots:
+            if slot.deal is None:
+                file.seek(slot.size, 1)  # pledge pieces are zeros: leave a hole
+                pieces.append({"cid": piece_cid_v1(zero_commitment(slot.size)), "size": slot.size, "deal_id": None})
+                continue
+            deal, payload = deals[slot.deal], payloads[slot.deal]
+            commitment = commp_bytes(payload)
+            if commitment.cid != deal.piece_cid or commitment.piece_size != deal.piece_size:
+                raise Permanent(f"the data of deal {deal.deal_id} does not match its piece {deal.piece_cid}")
+            file.write(fr32_pad(payload.ljust(unpadded_size(slot.size), b"\0")))
+            pieces.append({"cid": deal.piece_cid, "size": slot.size, "deal_id": deal.deal_id})
+        file.truncate(file.tell())
+    temporary.replace(path)
+    return pieces
+
+
+async def add_pieces(ctx: StepContext) -> StepResult:
+    """DealsAcquired/Allocated → PieceAdded: stage the sector's data in `data/unsealed/<sector>`."""
+    deals = [Deal.from_json(raw) for raw in ctx.require("deals")]
+    sector_size = ctx.require("sector_size")
+    try:
+        slots = piece_layout([deal.piece_size for deal in deals], sector_size)
+    except ValueError as error:
+        raise Permanent(str(error)) from error
+    payloads = [await call("FetchPiece", manager(ctx).fetch_piece(deal.piece_cid)) for deal in deals]
+    files = SectorFiles.of(ctx)
+    files.prepare()
+    pieces = await ctx.run_blocking(write_staged_sector, files.unsealed, slots, payloads, deals)
+    ctx.log.info("%s: staged %d deal pieces and %d pledge pieces", files.name, len(deals), len(pieces) - len(deals))
+    return Outcome("AddPiece", {"pieces": pieces})
+
+
+def pieces_comm_d(pieces: list[dict[str, Any]], sector_size: int) -> bytes:
+    """CommD recomputed from the recorded pieces alone (the chain's rule), independent of the staged file."""
+    return comm_d_from_pieces([(parse_piece_cid(piece["cid"]), piece["size"]) for piece in pieces], sector_size)
+
+
+async def build_tree_d(ctx: StepContext) -> StepResult:
+    """PieceAdded → TreeDBuilt: CommD is the tree root of the staged sector, which must match its pieces."""
+    files = SectorFiles.of(ctx)
+    if not files.unsealed.is_file():
+        stage_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "add_pieces"), "?")
+        raise Permanent(f"the staged file {files.unsealed} is missing; resume the thread into {stage_state}")
+    comm_d = await ctx.run_blocking(tree_root_of_file, files.unsealed)
+    expected = pieces_comm_d(ctx.require("pieces"), ctx.require("sector_size"))
+    if comm_d != expected:
+        raise Permanent(f"TreeD root {comm_d.hex()} differs from the CommD of the sector's pieces {expected.hex()}")
+    return Outcome("BuildTreeD", {"comm_d": comm_d.hex(), "comm_d_cid": piece_cid_v1(comm_d)})

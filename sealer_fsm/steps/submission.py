@@ -1,0 +1,129 @@
+"""Steps that talk to the chain through the manager: submit, poll until landed, wait for the seed.
+
+Each reacts to the reference's result codes exactly as the reference does (reference-damocles.md 1.4, 1.5).
+A submission repeated after a crash or a lost reply is answered DuplicateSubmit and treated as accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sealer_fsm import simulated
+from sealer_fsm.manager import (
+    OnChainState,
+    PollReply,
+    PreCommitInfo,
+    Randomness,
+    SnapupProof,
+    SubmitReply,
+    SubmitResult,
+)
+from sealer_fsm.runtime import AbortTask, Outcome, Permanent, StepContext, Temporary
+from sealer_fsm.steps._common import StepResult, call, manager, sector_id
+
+
+def _check_submitted(what: str, reply: SubmitReply) -> None:
+    """Pre-commit and proof: Accepted/Duplicate pass; Rejected aborts; Mismatched and FilesMissed pause."""
+    detail = f"{what} {reply.result.name}" + (f": {reply.desc}" if reply.desc else "")
+    if reply.result is SubmitResult.REJECTED:
+        raise AbortTask(detail)
+    if reply.result not in (SubmitResult.ACCEPTED, SubmitResult.DUPLICATE_SUBMIT):
+        raise Permanent(detail)
+
+
+async def _poll_until_settled(ctx: StepContext, what: str, poll: Callable[[], Awaitable[PollReply]]) -> bool:
+    """Poll every rpc_polling_interval until the message landed (True) or failed and must be resubmitted (False)."""
+    while True:
+        reply = await call(what, poll())
+        detail = f"{what}: {reply.state.name}" + (f" ({reply.desc})" if reply.desc else "")
+        if reply.state is OnChainState.LANDED:
+            return True
+        if reply.state is OnChainState.FAILED:
+            ctx.log.warning("%s: %s; resubmitting", ctx.sector, detail)
+            await ctx.sleep(ctx.sealing.rpc_polling_interval)
+            return False
+        if reply.state is OnChainState.SHOULD_ABORT:
+            raise AbortTask(detail)
+        if reply.state in (OnChainState.NOT_FOUND, OnChainState.PERM_FAILED):
+            raise Permanent(detail)
+        await ctx.sleep(ctx.sealing.rpc_polling_interval)
+
+
+async def submit_precommit(ctx: StepContext) -> StepResult:
+    """PC2Done → PCSubmitted; after a ReSubmitPC the manager is told to replace the failed pre-commit."""
+    info = PreCommitInfo(
+        comm_r=bytes.fromhex(ctx.require("comm_r")),
+        comm_d=bytes.fromhex(ctx.require("comm_d")),
+        ticket=Randomness.from_json(ctx.require("ticket")),
+    )
+    reset = bool(ctx.data.get("precommit_resubmit"))
+    reply = await call("SubmitPreCommit", manager(ctx).submit_precommit(sector_id(ctx), info, reset))
+    _check_submitted(f"pre-commit of {ctx.sector}", reply)
+    return Outcome("SubmitPC", {"precommit_resubmit": False})
+
+
+async def poll_precommit(ctx: StepContext) -> StepResult:
+    """PCSubmitted → PCLanded (CheckPC), or back to PC2Done (ReSubmitPC) when it failed on chain."""
+    sector = sector_id(ctx)
+    if await _poll_until_settled(ctx, "PollPreCommitState", lambda: manager(ctx).poll_precommit(sector)):
+        return "CheckPC"
+    return Outcome("ReSubmitPC", {"precommit_resubmit": True})
+
+
+async def submit_persisted(ctx: StepContext) -> StepResult:
+    """Persisted → PersistanceSubmitted: the manager checks the persisted files; `false` is Permanent."""
+    instance = ctx.require("persist_instance")
+    found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, False))
+    if not found:
+        raise Permanent(f"the manager did not find the persisted files of {ctx.sector} in store {instance!r}")
+    return "SubmitPersistance"
+
+
+async def wait_seed(ctx: StepContext) -> StepResult:
+    """PersistanceSubmitted → SeedAssigned, waiting as long as the manager says the seed epoch is ahead."""
+    sector = sector_id(ctx)
+    while True:
+        answer = await call("WaitSeed", manager(ctx).wait_seed(sector))
+        if answer.seed is not None:
+            return Outcome("AssignSeed", {"seed": answer.seed.to_json()})
+        if not answer.should_wait:
+            raise Temporary(f"no seed for {ctx.sector} yet and no reason to wait given (has the pre-commit landed?)")
+        await ctx.sleep(answer.delay)
+
+
+async def submit_proof(ctx: StepContext) -> StepResult:
+    """C2Done → ProofSubmitted (the proof is simulated, and the manager verifies it as such)."""
+    proof = simulated.from_text(ctx.require("proof"))
+    reset = bool(ctx.data.get("proof_resubmit"))
+    reply = await call("SubmitProof", manager(ctx).submit_proof(sector_id(ctx), proof, reset))
+    _check_submitted(f"proof of {ctx.sector}", reply)
+    return Outcome("SubmitProof", {"proof_resubmit": False})
+
+
+async def poll_proof(ctx: StepContext) -> StepResult:
+    """ProofSubmitted → Finished (Finish), or back to C2Done (ReSubmitProof); skipped with ignore_proof_check."""
+    if ctx.sealing.ignore_proof_check:
+        return "Finish"
+    sector = sector_id(ctx)
+    if await _poll_until_settled(ctx, "PollProofState", lambda: manager(ctx).poll_proof(sector)):
+        return "Finish"
+    return Outcome("ReSubmitProof", {"proof_resubmit": True})
+
+
+async def submit_snapup_proof(ctx: StepContext) -> StepResult:
+    """snapup Persisted → Finished; FilesMissed → RePersist; Mismatched or Rejected abort the upgrade."""
+    proof = SnapupProof(
+        comm_r=bytes.fromhex(ctx.require("comm_r")),
+        comm_d=bytes.fromhex(ctx.require("comm_d")),
+        access_instance=ctx.require("persist_instance"),
+        piece_cids=[deal["piece_cid"] for deal in ctx.require("deals")],
+        proof=simulated.from_text(ctx.require("proof")),
+    )
+    reply = await call("SubmitSnapUpProof", manager(ctx).submit_snapup_proof(sector_id(ctx), proof))
+    detail = f"snapup proof of {ctx.sector} {reply.result.name}" + (f": {reply.desc}" if reply.desc else "")
+    if reply.result in (SubmitResult.ACCEPTED, SubmitResult.DUPLICATE_SUBMIT):
+        return "Finish"
+    if reply.result is SubmitResult.FILES_MISSED:
+        ctx.log.warning("%s; persisting again", detail)
+        return "RePersist"
+    raise AbortTask(detail)

@@ -1,0 +1,19 @@
+"""Builds the C backend of sealer_fsm.proofs; everything else about the package is in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+PROOFS = "sealer_fsm/proofs"
+
+setup(
+    ext_modules=[
+        Extension(
+            "sealer_fsm.proofs._native",
+            sources=[f"{PROOFS}/{name}.c" for name in ("_native", "_sha256", "_sha256_x86", "_fr32")],
+            depends=[f"{PROOFS}/_sha256.h", f"{PROOFS}/_fr32.h"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+            extra_link_args=["-pthread"],
+        )
+    ],
+    # The headers ride along as package data so that a source distribution can build the extension.
+    package_data={"sealer_fsm.proofs": ["*.h"]},
+)

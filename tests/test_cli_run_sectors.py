@@ -1,0 +1,135 @@
+"""`sealer-fsm run` and `sealer-fsm sectors` as an operator uses them: bad files refused, output, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _devnet_helpers import devnet_machine
+
+from sealer_fsm.cli import main
+from sealer_fsm.manager.devnet import DATABASE_NAME
+from sealer_fsm.store import StoreError, TaskStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda text: text.replace("[sealing]", "[sealing]\nmax_retires = 3"), "max_retires"),
+        (lambda text: text.replace("proof_epochs = 2", 'proof_epochs = "two"'), "proof_epochs"),
+        (lambda text: text.replace('plan = "sealer"', 'plan = "plans/missing.yaml"'), "plan"),
+        (lambda text: text + "abort_rate = -0.1\n", "abort_rate"),
+    ],
+    ids=["unknown key", "wrong type", "missing plan file", "negative rate"],
+)
+def test_bad_machine_files_are_refused_with_one_line(tmp_path: Path, capsys, edit, named: str) -> None:
+    path = devnet_machine(tmp_path, ["sealer"])
+    path.write_text(edit(path.read_text()))
+    assert main(["run", "-c", str(path), "--home", str(tmp_path / "home"), "--sectors", "1"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("sealer-fsm: ")
+    assert named in error
+    assert not (tmp_path / "home" / DATABASE_NAME).exists(), "nothing started"
+
+
+def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> None:
+    machine = devnet_machine(tmp_path, ["sealer", "sealer"], {"precommit_fail_rate": 0.3})
+    home = tmp_path / "home"
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3"]) == 0
+    summary = capsys.readouterr().out
+    assert "3 sectors finished" in summary and "0 aborted" in summary and "simulated" in summary
+
+    assert main(["sectors", "list", "--home", str(home), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    finished = [row for row in listed if row["state"] == "Finished"]
+    assert len(finished) >= 3
+    assert set(listed[0]) == {"sector", "plan", "state", "thread", "paused", "last_error", "retry", "comm_d", "comm_r"}
+    assert finished[0]["comm_d"].startswith("baga6ea4seaq") and finished[0]["comm_r"].startswith("bagboea4b5abc")
+
+    sector = finished[0]["sector"]
+    assert main(["sectors", "history", sector, "--home", str(home), "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    assert history[0]["from"] == "Empty" and history[-1]["to"] == "Finished"
+    assert {"seq", "at", "from", "event", "to", "failure"} <= set(history[0])
+
+    assert main(["sectors", "list", "--home", str(home)]) == 0
+    table = capsys.readouterr().out
+    assert sector in table and "simulated" in table
+
+
+def test_sectors_refuses_an_unknown_sector_or_home(tmp_path: Path, capsys) -> None:
+    machine = devnet_machine(tmp_path, ["sealer"])
+    home = tmp_path / "home"
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "1"]) == 0
+    capsys.readouterr()
+    assert main(["sectors", "history", "s-t01000-999", "--home", str(home)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["sectors", "list", "--home", str(tmp_path / "nowhere")]) == 1
+    assert "no sealer-fsm database" in capsys.readouterr().err
+
+
+def start_worker(machine: Path, home: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "sealer_fsm", "run", "-c", str(machine), "--home", str(home), *extra]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def tasks(home: Path) -> list:
+    """The worker's tasks as a reader sees them; none while the worker is still creating its database."""
+    try:
+        store = TaskStore.in_home(home, readonly=True)
+    except StoreError:
+        return []
+    try:
+        return store.tasks()
+    finally:
+        store.close()
+
+
+def test_sigkill_mid_run_then_restart_loses_no_sector(tmp_path: Path) -> None:
+    machine = devnet_machine(
+        tmp_path,
+        ["sealer", "sealer", "sealer"],
+        {"block_time": '"40ms"', "precommit_fail_rate": 0.3, "proof_fail_rate": 0.3},
+        "enable_deals = true",
+    )
+    home = tmp_path / "home"
+    first = start_worker(machine, home)
+    deadline = time.monotonic() + 60
+    while not any(task.state == "Finished" for task in tasks(home)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    at_kill = {task.id: task for task in tasks(home)}
+    open_at_kill = [task for task in at_kill.values() if task.closed_at is None]
+    assert open_at_kill, "the kill happened mid-run"
+
+    second = start_worker(machine, home, "--sectors", "6")
+    assert second.wait(timeout=90) == 0, second.stderr.read()
+    after = {task.id: task for task in tasks(home)}
+    for task in open_at_kill:
+        assert after[task.id].state == "Finished", f"{task.sector} was open in {task.state} at the kill"
+    assert all(task.state == "Finished" for task in after.values() if task.closed_at is not None)
+    from sealer_fsm.manager.devnet._db import DevnetDatabase
+
+    submissions = DevnetDatabase(home / DATABASE_NAME).submissions()
+    assert not [entry for entry in submissions if entry["result"] == "MISMATCHED_SUBMISSION"]
+
+
+def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
+    machine = devnet_machine(tmp_path, ["sealer", "snapup"], {"block_time": '"40ms"'})
+    home = tmp_path / "home"
+    worker = start_worker(machine, home)
+    deadline = time.monotonic() + 60
+    while not tasks(home) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert "draining" in worker.stderr.read()

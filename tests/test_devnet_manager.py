@@ -1,0 +1,198 @@
+"""The devnet manager on its own: epochs from an injected clock, result codes, tickets, deals, snapup offers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from _devnet_helpers import ManualClock, devnet_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sealer_fsm import simulated
+from sealer_fsm.manager import OnChainState, PreCommitInfo, SectorId, SubmitResult
+from sealer_fsm.manager.devnet import DevnetManager, deal_payload
+from sealer_fsm.proofs import comm_d_from_pieces, commp_bytes
+
+SECTOR_SIZE = 2048
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def make_devnet(tmp_path: Path, clock: ManualClock | None = None, **config) -> DevnetManager:
+    stores = {"a": tmp_path / "store-a"}
+    return DevnetManager(devnet_config(**config), tmp_path, stores, now=(clock or ManualClock()).now)
+
+
+async def precommit_info(devnet: DevnetManager, sector: SectorId) -> PreCommitInfo:
+    """What an honest worker computes: CommD from the deals' data, the simulated CommR, the assigned ticket."""
+    deals = await devnet.acquire_deals(sector, None)
+    pieces = [
+        (commp_bytes(deal_payload(devnet.config.seed, d.deal_id, d.payload_size)).comm, d.piece_size) for d in deals
+    ]
+    comm_d = comm_d_from_pieces(pieces, SECTOR_SIZE)
+    ticket = await devnet.assign_ticket(sector)
+    replica = simulated.replica_id(sector.miner, sector.number, ticket.value, comm_d, 5)
+    return PreCommitInfo(simulated.comm_r(replica, comm_d)[2], comm_d, ticket)
+
+
+def test_sector_numbers_and_epochs_follow_the_injected_clock(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock)
+    first = run(devnet.allocate_sector(None, None))
+    second = run(devnet.allocate_sector(None, None))
+    assert (first.id.name, second.id.name) == ("s-t01000-1", "s-t01000-2")
+    assert devnet.clock.head() == 0
+    clock.at += 5.5
+    assert devnet.clock.head() == 5
+
+
+def test_allocation_respects_allowed_miners_and_sizes(tmp_path: Path) -> None:
+    devnet = make_devnet(tmp_path)
+    assert run(devnet.allocate_sector([1234], None)) is None
+    assert run(devnet.allocate_sector(None, [8 << 20])) is None
+    assert run(devnet.allocate_sector([1000], [2048])) is not None
+
+
+def test_deal_data_is_reproducible_from_seed_and_deal_id(tmp_path: Path) -> None:
+    devnet = make_devnet(tmp_path, seed=3)
+    dealt = []
+    for _ in range(12):
+        sector = run(devnet.allocate_sector(None, None)).id
+        dealt += run(devnet.acquire_deals(sector, None))
+    assert dealt, "a dozen sectors should get some deals"
+    assert len({deal.piece_size for deal in dealt}) > 1, "deals come in several sizes"
+    for deal in dealt:
+        data = deal_payload(3, deal.deal_id, deal.payload_size)
+        assert commp_bytes(data).cid == deal.piece_cid
+        assert run(devnet.fetch_piece(deal.piece_cid)) == data
+
+
+def test_a_precommit_lands_after_the_configured_epochs(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, precommit_epochs=3)
+    sector = run(devnet.allocate_sector(None, None)).id
+    assert run(devnet.poll_precommit(sector)).state is OnChainState.NOT_FOUND
+    info = run(precommit_info(devnet, sector))
+    assert run(devnet.submit_precommit(sector, info, False)).result is SubmitResult.ACCEPTED
+    seen = []
+    for _ in range(4):
+        seen.append(run(devnet.poll_precommit(sector)).state)
+        clock.at += 1
+    assert seen == [OnChainState.PENDING, OnChainState.PACKED, OnChainState.PACKED, OnChainState.LANDED]
+
+
+def test_an_expired_ticket_is_refused_and_a_new_one_is_drawn(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, ticket_expiry_epochs=5)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    assert run(devnet.assign_ticket(sector)) == info.ticket, "a valid ticket is handed out again"
+    clock.at += 6
+    reply = run(devnet.submit_precommit(sector, info, False))
+    assert reply.result is SubmitResult.MISMATCHED_SUBMISSION
+    assert "ticket expired" in reply.desc and "TreeDBuilt" in reply.desc
+    fresh = run(devnet.assign_ticket(sector))
+    assert fresh.epoch == 6 and fresh.value != info.ticket.value
+
+
+def test_a_wrong_comm_r_is_a_mismatched_submission(tmp_path: Path) -> None:
+    devnet = make_devnet(tmp_path)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    wrong = PreCommitInfo(bytes(32), info.comm_d, info.ticket)
+    reply = run(devnet.submit_precommit(sector, wrong, False))
+    assert reply.result is SubmitResult.MISMATCHED_SUBMISSION and "CommR" in reply.desc
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["same", "other", "tick"]), min_size=1, max_size=8))
+def test_repeated_submissions_are_duplicates_and_different_ones_mismatch(tmp_path_factory, actions) -> None:
+    """After one accepted pre-commit, resending it is always DuplicateSubmit (crash-safe), whatever time passed,
+    and a different one is always MismatchedSubmission; the sector's pre-commit never changes."""
+    tmp_path = tmp_path_factory.mktemp("devnet")
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    assert run(devnet.submit_precommit(sector, info, False)).result is SubmitResult.ACCEPTED
+    other = PreCommitInfo(bytes(32), info.comm_d, info.ticket)
+    for action in actions:
+        if action == "tick":
+            clock.at += 1
+            continue
+        reply = run(devnet.submit_precommit(sector, info if action == "same" else other, action == "same"))
+        expected = SubmitResult.DUPLICATE_SUBMIT if action == "same" else SubmitResult.MISMATCHED_SUBMISSION
+        assert reply.result is expected
+    assert devnet.sector_record(sector)["comm_r"] == info.comm_r.hex()
+    assert devnet.sector_record(sector)["precommit_attempts"] == 1
+
+
+@pytest.mark.parametrize(("rate", "expected"), [(0.0, OnChainState.LANDED), (1.0, OnChainState.FAILED)])
+def test_precommit_fail_rate_decides_the_landing(tmp_path: Path, rate: float, expected: OnChainState) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, precommit_fail_rate=rate, precommit_epochs=1)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    run(devnet.submit_precommit(sector, info, False))
+    clock.at += 1
+    assert run(devnet.poll_precommit(sector)).state is expected
+
+
+def test_abort_rate_tells_the_worker_to_abort(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, abort_rate=1.0, precommit_epochs=1)
+    sector = run(devnet.allocate_sector(None, None)).id
+    run(devnet.submit_precommit(sector, run(precommit_info(devnet, sector)), False))
+    clock.at += 1
+    assert run(devnet.poll_precommit(sector)).state is OnChainState.SHOULD_ABORT
+
+
+def test_rpc_error_rate_fails_calls_with_manager_errors(tmp_path: Path) -> None:
+    from sealer_fsm.manager import ManagerError
+
+    devnet = make_devnet(tmp_path, rpc_error_rate=1.0)
+    with pytest.raises(ManagerError, match="injected RPC error in AllocateSector"):
+        run(devnet.allocate_sector(None, None))
+
+
+def test_report_aborted_is_idempotent_and_only_finished_cc_sectors_are_offered(tmp_path: Path) -> None:
+    devnet = make_devnet(tmp_path)
+    sector = run(devnet.allocate_sector(None, None)).id
+    run(devnet.report_aborted(sector, "test"))
+    run(devnet.report_aborted(sector, "test again"))
+    assert devnet.sector_record(sector)["status"] == "aborted"
+    assert devnet.sector_record(sector)["abort_reason"] == "test"
+    assert run(devnet.allocate_snapup_sector(None, None)) is None
+
+
+def test_the_chain_continues_after_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock)
+    run(devnet.allocate_sector(None, None))
+    clock.at += 7
+    devnet.close()
+    reopened = make_devnet(tmp_path, clock)
+    assert reopened.clock.head() == 7
+    assert run(reopened.allocate_sector(None, None)).id.number == 2
+
+
+def test_the_simulated_proof_is_verified_and_a_wrong_one_mismatches(tmp_path: Path) -> None:
+    clock = ManualClock()
+    devnet = make_devnet(tmp_path, clock, precommit_epochs=1, seed_epochs=1)
+    sector = run(devnet.allocate_sector(None, None)).id
+    info = run(precommit_info(devnet, sector))
+    run(devnet.submit_precommit(sector, info, False))
+    assert run(devnet.wait_seed(sector)).seed is None
+    clock.at += 2
+    seed = run(devnet.wait_seed(sector)).seed
+    replica = simulated.replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
+    proof = simulated.porep_proof(simulated.c1_digest(replica, info.comm_r, info.comm_d, seed.value))
+    assert proof.startswith(b"SIMULATED-PROOF-v1") and len(proof) == 192
+    forged = proof[:-1] + bytes([proof[-1] ^ 1])
+    assert run(devnet.submit_proof(sector, forged, False)).result is SubmitResult.MISMATCHED_SUBMISSION
+    assert run(devnet.submit_proof(sector, proof, False)).result is SubmitResult.ACCEPTED
+    assert run(devnet.submit_proof(sector, proof, True)).result is SubmitResult.DUPLICATE_SUBMIT
