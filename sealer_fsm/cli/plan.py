@@ -6,6 +6,7 @@ import argparse
 
 from rich.table import Table
 
+from sealer_fsm.cli import _plan_diagram
 from sealer_fsm.cli._common import CliError, print_json, table_console
 from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path
 from sealer_fsm.steps import builtin_registry
@@ -23,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("plan", metavar="NAME|PATH", help="a shipped plan name (sealer, snapup) or a plan file")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=_show)
+
+    _plan_diagram.register(plan_commands)
 
 
 def load_for_cli(name_or_path: str) -> Plan:
