@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
+from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.runtime import Clock, Worker
@@ -30,14 +31,19 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
     return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
 
 
-def build_worker(config: MachineConfig, *, clock: Clock | None = None) -> Worker:
+def build_worker(
+    config: MachineConfig, *, clock: Clock | None = None, manager_calls: CallObserver | None = None
+) -> Worker:
     """A worker with the built-in steps, the sector manager in `services["manager"]` and the stores in
-    `services["stores"]`; the manager hears of every state change."""
+    `services["stores"]`; the manager hears of every state change, and `manager_calls` of every step's call."""
     manager = build_manager(config, now=None if clock is None else clock.now)
     worker = Worker(
         config,
         builtin_registry(),
-        services={"manager": manager, "stores": attached_stores(config)},
+        services={
+            "manager": manager if manager_calls is None else MeteredManager(manager, manager_calls),
+            "stores": attached_stores(config),
+        },
         clock=clock,
     )
     worker.add_listener(StateReporter(manager))

@@ -33,7 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 def test_bad_machine_files_are_refused_with_one_line(tmp_path: Path, capsys, edit, named: str) -> None:
     path = devnet_machine(tmp_path, ["sealer"])
     path.write_text(edit(path.read_text()))
-    assert main(["run", "-c", str(path), "--home", str(tmp_path / "home"), "--sectors", "1"]) == 1
+    assert (
+        main(["run", "-c", str(path), "--home", str(tmp_path / "home"), "--sectors", "1", "--listen", "127.0.0.1:0"])
+        == 1
+    )
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("sealer-fsm: ")
     assert named in error
@@ -43,7 +46,7 @@ def test_bad_machine_files_are_refused_with_one_line(tmp_path: Path, capsys, edi
 def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> None:
     machine = devnet_machine(tmp_path, ["sealer", "sealer"], {"precommit_fail_rate": 0.3})
     home = tmp_path / "home"
-    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3"]) == 0
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3", "--listen", "127.0.0.1:0"]) == 0
     summary = capsys.readouterr().out
     assert "3 sectors finished" in summary and "0 aborted" in summary and "simulated" in summary
 
@@ -68,7 +71,7 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
 def test_sectors_refuses_an_unknown_sector_or_home(tmp_path: Path, capsys) -> None:
     machine = devnet_machine(tmp_path, ["sealer"])
     home = tmp_path / "home"
-    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "1"]) == 0
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "1", "--listen", "127.0.0.1:0"]) == 0
     capsys.readouterr()
     assert main(["sectors", "history", "s-t01000-999", "--home", str(home)]) == 1
     assert capsys.readouterr().err.count("\n") == 1
@@ -77,7 +80,19 @@ def test_sectors_refuses_an_unknown_sector_or_home(tmp_path: Path, capsys) -> No
 
 
 def start_worker(machine: Path, home: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "sealer_fsm", "run", "-c", str(machine), "--home", str(home), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "sealer_fsm",
+        "run",
+        "-c",
+        str(machine),
+        "--home",
+        str(home),
+        "--listen",
+        "127.0.0.1:0",
+        *extra,
+    ]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,23 +1,28 @@
 """`sealer-fsm run`: the worker's main job, sealing with the configured sector manager until drained.
 
 SIGTERM and SIGINT drain the worker (no new tasks; running steps stop at their next checkpoint) and the
-command exits 0. Services that run next to the worker (the progress view today; a control server later)
-are async context managers entered around `worker.run()`.
+command exits 0. Services that run next to the worker (the control RPC server, the progress view) are
+async context managers entered around `worker.run()`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from prometheus_client import CollectorRegistry
 
 from sealer_fsm.assembly import build_worker
 from sealer_fsm.cli._common import CliError
 from sealer_fsm.cli._progress import RunProgress
 from sealer_fsm.config import ConfigError, load_machine_file
+from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
+from sealer_fsm.metrics import ManagerCallMetrics, WorkerMetrics
 from sealer_fsm.plans import PlanError
 from sealer_fsm.runtime import Worker
 from sealer_fsm.store import StoreError
@@ -32,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sectors", type=_positive, metavar="N", help="exit 0 once N sectors finished (aborted ones do not count)"
     )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="control RPC address (default: [worker.rpc_server] of the machine file, 127.0.0.1:17890)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -45,13 +55,33 @@ def _positive(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         config = load_machine_file(args.config, args.home)
-        worker = build_worker(config)
-    except (ConfigError, PlanError, StoreError) as error:
+        host, port = (None, None) if args.listen is None else parse_address(args.listen)
+        registry = CollectorRegistry()
+        worker = build_worker(config, manager_calls=ManagerCallMetrics(registry))
+    except (ConfigError, PlanError, StoreError, AddressError) as error:
         raise CliError(str(error).replace("\n", "; ")) from error
+    metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
-    asyncio.run(serve(worker, [lambda: progress.shown(live=sys.stdout.isatty())]))
+    services = [lambda: _control_server(worker, host, port, metrics), lambda: progress.shown(live=sys.stdout.isatty())]
+    try:
+        asyncio.run(serve(worker, services))
+    except ControlServerError as error:
+        raise CliError(str(error)) from error
     print(progress.summary())
     return 0
+
+
+@asynccontextmanager
+async def _control_server(
+    worker: Worker, host: str | None, port: int | None, metrics: WorkerMetrics | None
+) -> AsyncIterator[None]:
+    """The control RPC (and /metrics) for as long as the worker runs."""
+    server = await start_control_server(worker, host, port, metrics=metrics)
+    logging.getLogger("sealer_fsm.run").info("control RPC listening on %s", server.address)
+    try:
+        yield
+    finally:
+        await server.close()
 
 
 async def serve(worker: Worker, services: Sequence[Service]) -> None:

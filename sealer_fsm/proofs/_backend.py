@@ -82,9 +82,7 @@ def subtree_root_of_buffer(data: bytes, offset: int, padded_len: int, fr32: bool
     return _native.subtree_root_of_buffer(data, offset, padded_len, fr32, threads)
 
 
-def subtree_root_of_fd(
-    fd: int, data_end: int, offset: int, padded_len: int, fr32: bool, threads: int
-) -> bytes:
+def subtree_root_of_fd(fd: int, data_end: int, offset: int, padded_len: int, fr32: bool, threads: int) -> bytes:
     if _python():
         return _reference.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32)
     return _native.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads)

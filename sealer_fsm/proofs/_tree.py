@@ -79,9 +79,7 @@ def comm_d_from_pieces(pieces: Sequence[tuple[bytes, int]], sector_size: int) ->
         _push_and_reduce(stack, (comm, size))
     used = sum(size for _, size in stack)
     if used > sector_size:
-        raise ValueError(
-            f"the pieces need {used} bytes once aligned, more than the sector size {sector_size}"
-        )
+        raise ValueError(f"the pieces need {used} bytes once aligned, more than the sector size {sector_size}")
     if not stack:
         return zero_commitment(sector_size)
     while len(stack) > 1 or stack[0][1] < sector_size:
