@@ -59,6 +59,7 @@ def test_run_serves_worker_list_and_metrics_then_drains_on_sigterm(tmp_path):
         _, errors = process.communicate(timeout=60)
     assert process.returncode == 0, errors.decode()
     assert f"control RPC listening on 127.0.0.1:{port}" in errors.decode()
+    assert "Traceback" not in errors.decode()
 
 
 def test_a_busy_or_bad_listen_address_is_one_line(tmp_path, capsys):

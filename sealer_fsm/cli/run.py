@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(str(error).replace("\n", "; ")) from error
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
-    services = [lambda: _control_server(worker, host, port, metrics), lambda: progress.shown(live=sys.stdout.isatty())]
+    # The progress view comes first: it sets up the log output the control server reports its address on.
+    services = [lambda: progress.shown(live=sys.stdout.isatty()), lambda: _control_server(worker, host, port, metrics)]
     try:
         asyncio.run(serve(worker, services))
     except ControlServerError as error:

@@ -90,6 +90,10 @@ class HttpServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stalled; nothing to answer
+        except asyncio.CancelledError:
+            # close() cancelled this connection. Ending normally matters: on Python 3.11 the stream protocol's
+            # done-callback calls task.exception() and logs a traceback for a task that ends cancelled.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
