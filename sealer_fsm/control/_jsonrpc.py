@@ -1,0 +1,162 @@
+"""JSON-RPC 2.0 dispatch, independent of HTTP and of the worker: requests in, responses out.
+
+Every method declares its parameters (name, JSON type, default), so a call may pass them by position, as the
+reference's tooling does, or by name; anything else is refused with -32602 before the method runs. A method
+refuses a request by raising RpcError; any other exception is a bug, answered with -32603 and logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("sealer_fsm.control")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+_REQUIRED = object()
+_JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", str: "a string", float: "a number"}
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type  # bool, int, str or float; bool is never accepted as an int
+    default: Any = _REQUIRED
+    nullable: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def check(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        accepted = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if not accepted:
+            expected = _JSON_TYPE_NAMES[self.kind] + (" or null" if self.nullable else "")
+            raise RpcError(INVALID_PARAMS, f"parameter {self.name!r} must be {expected}, got {json.dumps(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Method:
+    function: Callable[..., Any]
+    params: tuple[Param, ...] = ()
+
+    def bind(self, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for `function` from positional or named params; RpcError(-32602) when they don't fit."""
+        if isinstance(params, list):
+            if len(params) > len(self.params):
+                raise RpcError(INVALID_PARAMS, f"expected at most {len(self.params)} parameters, got {len(params)}")
+            given = {param.name: value for param, value in zip(self.params, params, strict=False)}
+        else:
+            unknown = sorted(set(params) - {param.name for param in self.params})
+            if unknown:
+                raise RpcError(INVALID_PARAMS, f"unknown parameter {unknown[0]!r}")
+            given = params
+        arguments = {}
+        for param in self.params:
+            if param.name in given:
+                arguments[param.name] = param.check(given[param.name])
+            elif param.required:
+                raise RpcError(INVALID_PARAMS, f"missing parameter {param.name!r}")
+            else:
+                arguments[param.name] = param.default
+        return arguments
+
+
+class Dispatcher:
+    def __init__(self, methods: Mapping[str, Method]) -> None:
+        self._methods = dict(methods)
+
+    def method_names(self) -> list[str]:
+        return sorted(self._methods)
+
+    def handle(self, body: bytes) -> bytes | None:
+        """The response body for a request body, or None when there is nothing to answer (notifications only)."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            return _encode(_error_response(None, RpcError(PARSE_ERROR, f"parse error: {error}")))
+        if isinstance(payload, list):
+            if not payload:
+                return _encode(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
+            responses = [response for item in payload if (response := self._handle_one(item)) is not None]
+            return _encode(responses) if responses else None
+        response = self._handle_one(payload)
+        return None if response is None else _encode(response)
+
+    def _handle_one(self, request: Any) -> dict[str, Any] | None:
+        try:
+            name, params = _parse(request)
+        except RpcError as error:  # a malformed request is always answered, with id null when its id is unusable
+            request_id = request.get("id") if isinstance(request, dict) and _valid_id(request.get("id")) else None
+            return _error_response(request_id, error)
+        request_id = request.get("id")
+        try:
+            result = self._call(name, params)
+        except RpcError as error:
+            response = _error_response(request_id, error)
+        except Exception:
+            log.exception("control method %r failed", name)
+            response = _error_response(request_id, RpcError(INTERNAL_ERROR, "internal error (see the worker's log)"))
+        else:
+            response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        return response if "id" in request else None  # a notification runs but is never answered
+
+    def _call(self, name: str, params: list[Any] | dict[str, Any]) -> Any:
+        method = self._methods.get(name)
+        if method is None:
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {name}")
+        return method.function(**method.bind(params))
+
+
+def _parse(request: Any) -> tuple[str, list[Any] | dict[str, Any]]:
+    """The method name and params of a well-formed request object; RpcError(-32600) otherwise."""
+    if not isinstance(request, dict):
+        raise RpcError(INVALID_REQUEST, "a request must be a JSON object")
+    if not _valid_id(request.get("id")):
+        raise RpcError(INVALID_REQUEST, "id must be a string, a number or null")
+    if request.get("jsonrpc") != "2.0":
+        raise RpcError(INVALID_REQUEST, 'jsonrpc must be "2.0"')
+    name = request.get("method")
+    if not isinstance(name, str):
+        raise RpcError(INVALID_REQUEST, "method must be a string")
+    params = request.get("params", [])
+    if not isinstance(params, list | dict):
+        raise RpcError(INVALID_REQUEST, "params must be an array or an object")
+    return name, params
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,35 @@
+"""Shared fixtures: paths to the shipped plans and a builder for small machine files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PLANS = REPO / "plans"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def machine_file(tmp_path: Path):
+    """Write a machine file with the given thread plans and sealing overrides; returns its path."""
+
+    def write(plans: list[str], sealing: str = "", extra: str = "") -> Path:
+        lines = [
+            "[worker]",
+            'name = "test"',
+            'drain_timeout = "2s"',
+            "[sealing]",
+            'seal_interval = "0s"',
+            'recover_interval = "0s"',
+            'rpc_polling_interval = "0s"',
+            sealing,
+        ]
+        for index, plan in enumerate(plans):
+            lines += ["[[sealing_thread]]", f'location = "t{index}"', f'plan = "{plan}"']
+        path = tmp_path / "machine.toml"
+        path.write_text("\n".join(lines) + "\n" + extra)
+        return path
+
+    return write

@@ -1,0 +1,48 @@
+"""A small harness to run a real Worker in-process with scripted steps, for runtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sealer_fsm.config import load_machine_file
+from sealer_fsm.plans import load_plan
+from sealer_fsm.registry import StepRegistry
+from sealer_fsm.runtime import Permanent, Worker
+from tests.conftest import PLANS
+
+
+def registry_for(default: Callable[..., Any], **overrides: Callable[..., Any]) -> StepRegistry:
+    """A registry mapping every step name of the shipped plans to `default`, except the overridden ones."""
+    names = {"abort_sector"}
+    for plan_name in ("sealer", "snapup"):
+        plan = load_plan(PLANS / f"{plan_name}.yaml", None)
+        names |= {spec.step for spec in plan.states.values() if spec.step}
+    return StepRegistry({name: overrides.get(name, default) for name in names})
+
+
+async def stop_here(ctx) -> None:
+    raise Permanent(f"test stops in {ctx.state}")
+
+
+async def run_until(worker: Worker, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Run the worker until `condition()` holds (checked between loop turns), then drain it."""
+    runner = asyncio.create_task(worker.run())
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while not condition():
+            if runner.done():
+                runner.result()
+                raise AssertionError("worker stopped before the condition held")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not reached before the deadline")
+            await asyncio.sleep(0.002)
+    finally:
+        worker.drain()
+        await asyncio.wait_for(runner, timeout=10)
+
+
+def build_worker(machine_path: Path, home: Path, registry: StepRegistry, **options: Any) -> Worker:
+    return Worker(load_machine_file(machine_path, home=home), registry, **options)
