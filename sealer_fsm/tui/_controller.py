@@ -9,7 +9,7 @@ refusal and every transport fault reaches the UI as one `ControllerError` whose 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # The thread states the runtime reports, in the order the header counts them.
 THREAD_STATES = ("Running", "Waiting", "Paused", "Idle")
@@ -45,6 +45,22 @@ class ThreadRow:
     last_error: str | None
     paused: bool
 
+    @classmethod
+    def from_worker_info(cls, info: dict[str, Any]) -> ThreadRow:
+        """From the reference's WorkerInfo (snake_case, as `VenusWorker.WorkerList` returns it) plus our fields."""
+        return cls(
+            index=info["index"],
+            plan=info["plan"],
+            sector=info.get("job_id"),
+            state=info.get("job_state") or None,
+            stage=info.get("job_stage") or "-",
+            thread_state=info["thread_state"]["state"],
+            elapsed=float(info.get("elapsed") or 0.0),
+            retry=int(info.get("retry") or 0),
+            last_error=info.get("last_error"),
+            paused=bool(info.get("paused")),
+        )
+
 
 @dataclass(frozen=True)
 class HistoryRow:
@@ -55,6 +71,19 @@ class HistoryRow:
     failure: str | None
     actor: str
     reason: str | None
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> HistoryRow:
+        """From a history entry's JSON (`HistoryEntry.to_json`, `SealerFsm.History`)."""
+        return cls(
+            at=entry["at"],
+            from_state=entry["from"],
+            event=entry.get("event"),
+            to_state=entry["to"],
+            failure=entry.get("failure"),
+            actor=entry.get("actor") or "step",
+            reason=entry.get("reason"),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,14 @@ class PlanView:
     initial: str
     states: tuple[PlanState, ...]
     current: str | None
+
+    @classmethod
+    def from_json(cls, plan: dict[str, Any], current: str | None) -> PlanView:
+        """From a plan's JSON (`Plan.to_json`, `SealerFsm.PlanOf`), whose states end with `Abort`."""
+        states = tuple(
+            PlanState(name=s["name"], stage=s.get("stage") or "-", step=s.get("step")) for s in plan["states"]
+        )
+        return cls(name=plan["plan"], initial=plan["initial"], states=states, current=current)
 
     def state_names(self) -> list[str]:
         return [state.name for state in self.states]

@@ -30,4 +30,3 @@ def summary_text(
     if marked:
         text.append(f"   {marked} marked", style="bold magenta")
     return text
-

@@ -96,5 +96,6 @@ class ThreadTable(DataTable[Text]):
         self._shown = wanted
         if cursor_key in wanted:
             self.move_cursor(row=list(wanted).index(cursor_key), scroll=False)
-        # The new rows are measured on the next refresh; scrolling before that would be clamped to the top.
-        self.call_after_refresh(self.scroll_to, y=scroll_y, animate=False)
+        if scroll_y:
+            # The new rows are measured on the next refresh; scrolling before that would be clamped to the top.
+            self.call_after_refresh(self.scroll_to, y=scroll_y, animate=False)

@@ -285,4 +285,3 @@ class ThreadsScreen(Screen[None]):
 
     def action_quit(self) -> None:
         self.app.exit()
-

@@ -16,14 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from rich.text import Text
 from textual.pilot import Pilot
 
 from sealer_fsm.config import load_machine_file
-from sealer_fsm.plans import SHIPPED_PLANS_DIR
+from sealer_fsm.plans import SHIPPED_PLANS_DIR, load_plan
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, Worker
+from sealer_fsm.store import TaskStore
 from sealer_fsm.tui import Controller, LocalController, SealerFsmApp
 from sealer_fsm.tui._thread_table import ThreadTable
 from sealer_fsm.tui._threads_screen import ThreadsScreen
@@ -66,10 +66,10 @@ class Script:
 def _shipped_step_names() -> set[str]:
     names = set()
     for path in SHIPPED_PLANS_DIR.glob("*.yaml"):
-        plan = yaml.safe_load(path.read_text())
-        names.update(spec["step"] for spec in plan["states"].values() if spec.get("step"))
-        if plan.get("on_abort"):
-            names.add(plan["on_abort"])
+        plan = load_plan(path, None)
+        names.update(spec.step for spec in plan.states.values() if spec.step)
+        if plan.on_abort:
+            names.add(plan.on_abort)
     return names
 
 
@@ -85,7 +85,8 @@ def write_machine_file(directory: Path, plans: list[str]) -> Path:
 
 def build_worker(directory: Path, plans: list[str], script: Script) -> Worker:
     config = load_machine_file(write_machine_file(directory, plans), home=directory / "home")
-    return Worker(config, script.registry())
+    # Test tasks need no durability across power cuts; NORMAL sync keeps 40 busy threads quick.
+    return Worker(config, script.registry(), store=TaskStore.in_home(config.home, synchronous="NORMAL"))
 
 
 @dataclass
