@@ -14,8 +14,9 @@ from sealer_fsm.tui._controller import (
     ThreadRow,
     WorkerSummary,
 )
-from sealer_fsm.tui._launch import NO_TERMINAL, NoTerminal, require_terminal, run_tui_in_process
+from sealer_fsm.tui._launch import NO_TERMINAL, NoTerminal, require_terminal, run_tui_attached, run_tui_in_process
 from sealer_fsm.tui._local import LocalController
+from sealer_fsm.tui._remote import RemoteController
 
 __all__ = [
     "NO_TERMINAL",
@@ -26,9 +27,11 @@ __all__ = [
     "NoTerminal",
     "PlanState",
     "PlanView",
+    "RemoteController",
     "SealerFsmApp",
     "ThreadRow",
     "WorkerSummary",
     "require_terminal",
+    "run_tui_attached",
     "run_tui_in_process",
 ]

@@ -1,4 +1,4 @@
-"""Starting the UI: in-process next to a running worker (`run --tui`), or attached to a remote one (`tui`)."""
+"""Starting the UI: in-process next to a running worker (`run --tui`), or attached to another process (`tui`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sealer_fsm.control import ControlClient
 from sealer_fsm.runtime import Worker
 from sealer_fsm.tui._app import SealerFsmApp
 from sealer_fsm.tui._local import LocalController
+from sealer_fsm.tui._remote import RemoteController
 
 NO_TERMINAL = "the TUI needs an interactive terminal; in scripts use `sealer-fsm worker list`"
 
@@ -60,3 +62,15 @@ async def run_tui_in_process(worker: Worker, *, refresh_interval: float = 1.0) -
         finally:
             worker.drain()
             await runner
+
+
+def run_tui_attached(address: str, *, token: str | None = None, refresh_interval: float = 1.0) -> None:
+    """Watch the worker at `address` over its control RPC until the operator quits.
+
+    An unreachable worker is not an error here: the UI says so and connects as soon as the worker answers.
+    Raises NoTerminal (before starting anything) when there is no interactive terminal, and ControlClientError
+    for an address that cannot be parsed.
+    """
+    require_terminal()
+    with ControlClient(address, token=token) as client:
+        SealerFsmApp(RemoteController(client), refresh_interval=refresh_interval).run()

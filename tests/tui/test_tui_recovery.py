@@ -25,23 +25,11 @@ def snapshot(worker: Worker, index: int) -> tuple:
 
 
 async def paused_thread(session: Session, index: int) -> str:
-    """Wait until thread `index` pauses on its expired ticket (as the table shows it); return its sector."""
+    """Wait until thread `index` pauses on its expired ticket and the table shows it; returns its sector."""
     worker = session.worker
     assert worker is not None
     await session.wait_until(lambda: worker.thread(index).paused, f"thread {index} pauses")
-    await session.wait_until(lambda: session.cells(index)[6] == "Paused", f"the table shows thread {index} paused")
-    await session.select(index)
-    sector = worker.thread(index).sector
-    assert sector is not None
-    return sector
-
-
-async def pick_state(session: Session, state: str) -> None:
-    """Move the picker's highlight to `state` with the arrow keys, as an operator would."""
-    options = session.app.screen.query_one(OptionList)
-    wanted = options.get_option_index(state)
-    while options.highlighted != wanted:
-        await session.pilot.press("up" if options.highlighted > wanted else "down")
+    return await session.select_paused(index)
 
 
 def test_resume_into_an_earlier_state_through_the_picker(tmp_path: Path) -> None:
@@ -54,7 +42,7 @@ def test_resume_into_an_earlier_state_through_the_picker(tmp_path: Path) -> None
             options = s.app.screen.query_one(OptionList)
             assert options.highlighted_option.id == "TicketAssigned"  # the current state is preselected
             assert "Abort" in [options.get_option_at_index(i).id for i in range(options.option_count)]
-            await pick_state(s, "TreeDBuilt")
+            await s.pick_state("TreeDBuilt")
             await s.pilot.press("tab")
             await s.type("ticket expired, new one")
             await s.pilot.press("enter")
@@ -107,12 +95,12 @@ def test_cancelling_any_dialog_changes_nothing(tmp_path: Path) -> None:
             before = snapshot(s.worker, 1)
             # Escape in the picker.
             await s.pilot.press("r")
-            await pick_state(s, "TreeDBuilt")
+            await s.pick_state("TreeDBuilt")
             await s.pilot.press("escape")
             assert s.app.screen is s.screen
             # Escape at the confirmation that follows the picker.
             await s.pilot.press("r")
-            await pick_state(s, "Abort")
+            await s.pick_state("Abort")
             await s.pilot.press("enter")
             assert isinstance(s.app.screen, ConfirmScreen)
             await s.pilot.press("n")
@@ -136,7 +124,7 @@ def test_a_refused_state_is_shown_and_nothing_changes(tmp_path: Path) -> None:
             await paused_thread(s, 1)
             before = snapshot(s.worker, 1)
             await s.pilot.press("r")
-            await pick_state(s, "PC1Done")  # needs a PC1 output this task does not have
+            await s.pick_state("PC1Done")  # needs a PC1 output this task does not have
             await s.pilot.press("enter", "y")
             await s.wait_until(lambda: "needs task data" in s.status(), "the refusal is shown")
             assert "pc1_out" in s.status() and "force" in s.status()

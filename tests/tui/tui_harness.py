@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from sealer_fsm.config import load_machine_file
+from sealer_fsm.control import ControlClient
 from sealer_fsm.plans import SHIPPED_PLANS_DIR, load_plan
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, Worker
 from sealer_fsm.store import TaskStore
-from sealer_fsm.tui import Controller, LocalController, SealerFsmApp
+from sealer_fsm.tui import Controller, LocalController, RemoteController, SealerFsmApp
 from sealer_fsm.tui._thread_table import ThreadTable
 from sealer_fsm.tui._threads_screen import ThreadsScreen
 
@@ -124,6 +128,19 @@ class Session:
         self.table.move_cursor(row=self.table.shown_indices().index(index))
         await self.pilot.pause()
 
+    async def select_paused(self, index: int) -> str:
+        """Wait until the table shows thread `index` paused, put the cursor on it; returns its sector."""
+        await self.wait_until(lambda: self.cells(index)[6] == "Paused", f"the table shows thread {index} paused")
+        await self.select(index)
+        return self.cells(index)[3]
+
+    async def pick_state(self, state: str) -> None:
+        """Move the resume picker's highlight to `state` with the arrow keys, as an operator would."""
+        options = self.app.screen.query_one(OptionList)
+        wanted = options.get_option_index(state)
+        while options.highlighted != wanted:
+            await self.pilot.press("up" if options.highlighted > wanted else "down")
+
     async def type(self, text: str) -> None:
         await self.pilot.press(*["space" if char == " " else char for char in text])
 
@@ -153,3 +170,47 @@ async def local_session(directory: Path, plans: list[str], script: Script) -> As
 def run(scenario: Callable[[], object]) -> None:
     """Run an async test scenario to completion (no pytest plugin needed)."""
     asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+WORKER_PROCESS = Path(__file__).resolve().parents[1] / "support" / "worker_process.py"
+
+
+class WorkerProcess:
+    """A real worker in its own process (tests/support/worker_process.py), serving the control RPC."""
+
+    def __init__(self, home: Path, *options: str, port: int = 0) -> None:
+        command = [sys.executable, str(WORKER_PROCESS), "--home", str(home), "--port", str(port), *options]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("LISTENING "):
+            self.process.kill()
+            raise AssertionError(f"the worker process did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.address = f"127.0.0.1:{self.port}"
+
+    def client(self) -> ControlClient:
+        return ControlClient(self.address, timeout=5)
+
+    def stop(self) -> None:
+        """SIGTERM, as an operator's service manager would: the worker drains and exits."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@contextmanager
+def worker_process(home: Path, *options: str, port: int = 0) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(home, *options, port=port)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@asynccontextmanager
+async def remote_session(worker: WorkerProcess) -> AsyncIterator[Session]:
+    """The app attached to a worker process over its control RPC, as `sealer-fsm tui --host` is."""
+    with worker.client() as client:
+        async with app_session(RemoteController(client)) as session:
+            yield session
