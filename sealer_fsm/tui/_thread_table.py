@@ -10,7 +10,9 @@ from sealer_fsm.tui._format import dash, duration, thread_state_style
 
 MARK = "●"
 
-# (key, header, width); the last column takes what its text needs.
+# (key, header, width). Widths are fixed: letting a column grow with its text makes Textual re-measure the whole
+# column for every updated cell, which costs seconds a frame with a thousand threads. The detail pane shows the
+# full last error.
 _COLUMNS = (
     ("mark", " ", 1),
     ("index", "#", 4),
@@ -21,7 +23,7 @@ _COLUMNS = (
     ("thread", "thread", 7),
     ("elapsed", "elapsed", 7),
     ("retry", "retry", 5),
-    ("error", "last error", None),
+    ("error", "last error", 60),
 )
 
 Cells = tuple[tuple[str, str], ...]  # (text, style) per column
@@ -83,7 +85,7 @@ class ThreadTable(DataTable[Text]):
             before = self._shown[key]
             for (column, _, _), new, old in zip(_COLUMNS, cells, before, strict=True):
                 if new != old:
-                    self.update_cell(key, column, Text(new[0], style=new[1]), update_width=column == "error")
+                    self.update_cell(key, column, Text(new[0], style=new[1]))
         self._shown = wanted
 
     def _rebuild(self, wanted: dict[str, Cells]) -> None:
