@@ -73,3 +73,10 @@ def test_a_busy_or_bad_listen_address_is_one_line(tmp_path, capsys):
     assert error.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in error
     assert main(["run", "-c", str(machine), "--home", str(tmp_path / "h"), "--listen", "nowhere"]) == 1
     assert "address 'nowhere' is not HOST:PORT" in capsys.readouterr().err
+
+
+def test_run_with_tui_needs_a_terminal(tmp_path, capsys):
+    machine = devnet_machine(tmp_path, ["sealer"])
+    assert main(["run", "-c", str(machine), "--home", str(tmp_path / "h"), "--listen", "127.0.0.1:0", "--tui"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "needs an interactive terminal" in error

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from prometheus_client import CollectorRegistry
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="HOST:PORT",
         help="control RPC address (default: [worker.rpc_server] of the machine file, 127.0.0.1:17890)",
     )
+    parser.add_argument("--tui", action="store_true", help="show the live terminal UI in this process")
     parser.set_defaults(handler=_run)
 
 
@@ -62,10 +64,22 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(str(error).replace("\n", "; ")) from error
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
-    # The progress view comes first: it sets up the log output the control server reports its address on.
-    services = [lambda: progress.shown(live=sys.stdout.isatty()), lambda: _control_server(worker, host, port, metrics)]
+    control = functools.partial(_control_server, worker, host, port, metrics)
+    if args.tui:
+        # Imported here so that other commands do not pay for loading Textual.
+        from sealer_fsm.tui import NoTerminal, require_terminal, run_tui_in_process
+
+        try:
+            require_terminal()
+        except NoTerminal as error:
+            raise CliError(str(error)) from error
+        worker.add_listener(progress)  # counts sectors (and stops at --sectors) without drawing over the UI
+        services, main = [control], lambda: run_tui_in_process(worker)
+    else:
+        # The progress view comes first: it sets up the log output the control server reports its address on.
+        services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run
     try:
-        asyncio.run(serve(worker, services))
+        asyncio.run(serve(worker, services, main))
     except ControlServerError as error:
         raise CliError(str(error)) from error
     print(progress.summary())
@@ -85,12 +99,13 @@ async def _control_server(
         await server.close()
 
 
-async def serve(worker: Worker, services: Sequence[Service]) -> None:
-    """Run the worker with `services` around it until it is drained (by a signal or a listener)."""
+async def serve(worker: Worker, services: Sequence[Service], main: Callable[[], Awaitable[None]]) -> None:
+    """Run `main` (the worker, or the UI running it) with `services` around it until the worker is drained
+    (by a signal, a listener or the UI)."""
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, worker.drain)
     async with AsyncExitStack() as stack:
         for service in services:
             await stack.enter_async_context(service())
-        await worker.run()
+        await main()
