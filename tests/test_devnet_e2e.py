@@ -140,7 +140,7 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
         first_ticket = worker.store.task(worker.thread(0).task_id).data["ticket"]
         aborted = worker.thread(1)
         worker.resume(0, "TreeDBuilt")
-        worker.resume(1, "Abort")
+        worker.resume(1, "Abort", reason="ticket expired, sector dropped")
         await wait_for(lambda: 0 in closed and 1 in closed)
         worker.drain()
         await running
@@ -154,3 +154,4 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
     assert leftovers == []
     record = worker.services["manager"].sector_record(SectorId.parse(aborted.sector))
     assert record["status"] == "aborted"
+    assert record["abort_reason"] == "aborted by operator from PC2Done: ticket expired, sector dropped"

@@ -76,7 +76,7 @@ def test_abort_failure_cleans_up_and_the_thread_takes_the_next_task(tmp_path, ma
         raise AbortTask("ticket is from another chain")
 
     async def clean(ctx):
-        cleaned.append(ctx.sector)
+        cleaned.append((ctx.sector, ctx.entered_by().failure))
 
     worker = build_worker(
         machine_file(["sealer"]),
@@ -91,6 +91,7 @@ def test_abort_failure_cleans_up_and_the_thread_takes_the_next_task(tmp_path, ma
     assert (entry.from_state, entry.event, entry.to_state) == ("Allocated", "Abort", "Abort")
     assert entry.failure == "abort: ticket is from another chain"
     assert not worker.thread(0).paused
+    assert cleaned[0] == ("s-t01000-0", "abort: ticket is from another chain")
 
 
 def test_pause_takes_effect_at_the_next_checkpoint_and_resume_continues(tmp_path, machine_file):

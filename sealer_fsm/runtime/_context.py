@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sealer_fsm.config import SealingConfig
     from sealer_fsm.plans import Plan
     from sealer_fsm.runtime._thread import SealingThread
+    from sealer_fsm.store import HistoryEntry
 
 T = TypeVar("T")
 
@@ -83,6 +84,12 @@ class StepContext:
         if key not in self.data:
             raise AbortTask(f"task data {key!r} is missing in state {self.state!r}")
         return self.data[key]
+
+    def entered_by(self) -> HistoryEntry | None:
+        """The history row that moved the task into this state: why it is here (say, the failure or the
+        operator's reason that sent it to Abort). None for a task still in its initial state."""
+        task = self._thread.task
+        return None if task is None else self._thread.worker.store.last_move(task.id)
 
     def checkpoint(self) -> None:
         """Raise Interrupted if the thread was asked to pause or the worker is draining."""

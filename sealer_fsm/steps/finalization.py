@@ -23,6 +23,17 @@ async def abort_sector(ctx: StepContext) -> None:
     if "sector_id" not in ctx.data:
         return
     await ctx.run_blocking(SectorFiles.of(ctx).remove)
-    reason = f"aborted by worker thread {ctx.thread_index}"
+    reason = abort_reason(ctx)
     await call("ReportAborted", manager(ctx).report_aborted(sector_id(ctx), reason))
-    ctx.log.warning("%s: aborted, files removed", ctx.sector)
+    ctx.log.warning("%s: aborted (%s), files removed", ctx.sector, reason)
+
+
+def abort_reason(ctx: StepContext) -> str:
+    """What the manager is told: the failure that aborted the task, or who aborted it and why."""
+    entry = ctx.entered_by()
+    if entry is None or entry.to_state != ctx.state:
+        return f"aborted by worker thread {ctx.thread_index}"
+    if entry.failure:
+        return entry.failure
+    why = f": {entry.reason}" if entry.reason else ""
+    return f"aborted by {entry.actor} from {entry.from_state}{why}"

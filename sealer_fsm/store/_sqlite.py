@@ -320,6 +320,15 @@ class TaskStore:
         rows = self._db.execute("SELECT * FROM tasks WHERE sector = ? ORDER BY id", (sector,)).fetchall()
         return [_row_to_task(row) for row in rows]
 
+    def last_move(self, task_id: int) -> HistoryEntry | None:
+        """The newest history row that changed the task's state (failures recorded in place are skipped)."""
+        row = self._db.execute(
+            "SELECT seq, task_id, at, from_state, event, to_state, failure, actor, reason, payload"
+            " FROM history WHERE task_id = ? AND event IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (task_id,),
+        ).fetchone()
+        return None if row is None else HistoryEntry(*row)
+
     def history(self, task_id: int) -> list[HistoryEntry]:
         rows = self._db.execute(
             "SELECT seq, task_id, at, from_state, event, to_state, failure, actor, reason, payload"
