@@ -186,9 +186,10 @@ class TaskStore:
         if not readonly:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            # One transaction, so a reader never sees the tables without their schema version.
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}"
+                f" INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
             )
         self._check_version()
 
@@ -201,6 +202,9 @@ class TaskStore:
 
     def _check_version(self) -> None:
         try:
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables == 0:
+                raise StoreError(f"{self.path} has no tables yet: the worker is still creating it")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} is not a sealer-fsm database ({error})") from error
