@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,18 +17,6 @@ FRC_0069_CID = "baga6ea4seaqes3nobte6ezpp4wqan2age2s5yxcatzotcvobhgcmv5wi2xh5mbi
 FRC_0069_CID_V2 = "bafkzcibcaaces3nobte6ezpp4wqan2age2s5yxcatzotcvobhgcmv5wi2xh5mbi"
 ZERO_2KIB_CID = "baga6ea4seaqpy7usqklokfx2vxuynmupslkeutzexe2uqurdg5vhtebhxqmpqmy"
 ZERO_32GIB_CID = "baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq"
-PLAN_COMMANDS_MERGED = importlib.util.find_spec("sealer_fsm.cli.plan") is not None
-
-
-@pytest.fixture(autouse=True)
-def only_command_groups_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The `plan` group is written on another branch; until it is merged, build the parser without it."""
-    present = tuple(
-        name
-        for name in cli._COMMAND_MODULES
-        if importlib.util.find_spec(f"sealer_fsm.cli.{name}") is not None
-    )
-    monkeypatch.setattr(cli, "_COMMAND_MODULES", present)
 
 
 @pytest.fixture
@@ -112,7 +99,6 @@ def test_commd_bad_input_is_one_line_naming_the_value(
     assert err.count("\n") == 1
 
 
-@pytest.mark.skipif(not PLAN_COMMANDS_MERGED, reason="the installed entry point also loads the plan commands")
 def test_the_installed_command_computes_commp(payload: Path) -> None:
     command = Path(sys.executable).with_name("sealer-fsm")
     result = subprocess.run(
