@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm.config._schema import ConfigError, Duration, Rate, Size, read_section
+from sealer_fsm.config._schema import TOP_LEVEL, ConfigError, Duration, Rate, Size, read_section
 from sealer_fsm.plans import PlanError, resolve_plan_path
 
 
@@ -152,7 +152,7 @@ def load_machine_file(path: str | Path, home: str | Path | None = None) -> Machi
 
 
 def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineConfig:
-    machine = read_section(_MachineFile, raw, "machine file")
+    machine = read_section(_MachineFile, raw, TOP_LEVEL)
     sealing_raw = machine.sealing
     global_sealing = read_section(SealingConfig, sealing_raw, "[sealing]")
     name = machine.worker.name or path.stem

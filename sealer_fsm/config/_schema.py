@@ -36,6 +36,9 @@ Size = Annotated[int, _Size]
 Rate = Annotated[float, _Rate]
 
 
+TOP_LEVEL = "machine file"
+
+
 def read_section(cls: type, raw: Any, where: str) -> Any:
     """Build dataclass `cls` from the TOML table `raw`; `where` names the table in messages ("[sealing]")."""
     if not isinstance(raw, dict):
@@ -49,35 +52,61 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
     values = {}
     for name, field in fields.items():
         if name in raw:
-            values[name] = _convert(hints[name], raw[name], f"{where} {name}")
+            values[name] = _convert(hints[name], raw[name], where, name)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     return cls(**values)
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
+def _key_label(table: str, key: str) -> str:
+    """How a key is named in messages: "[sealing] max_retries", "[worker.rpc_server] port"."""
+    return f"[{key}]" if table == TOP_LEVEL else f"{table} {key}"
+
+
+def _table_label(table: str, key: str) -> str:
+    """How a nested table is named in messages: "[worker]", "[worker.rpc_server]"."""
+    return f"[{key}]" if table == TOP_LEVEL else f"[{table.strip('[]')}.{key}]"
+
+
+def _convert(hint: Any, value: Any, table: str, key: str) -> Any:
+    label = _key_label(table, key)
     if hint is Any:  # a table validated later against its own schema (e.g. per-thread `sealing` overrides)
         return value
     origin = get_origin(hint)
     if origin is Annotated:
         marker = get_args(hint)[1]
-        return _convert_marked(marker, value, where)
+        return _convert_marked(marker, value, label)
     if origin in (typing.Union, types.UnionType):
         options = [arg for arg in get_args(hint) if arg is not type(None)]
-        return _convert(options[0], value, where)
+        return _convert(options[0], value, table, key)
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{label}: expected a list, got {value!r}")
         (item_hint,) = get_args(hint)
-        return [_convert(item_hint, item, f"{where}[{index}]") for index, item in enumerate(value)]
+        if dataclasses.is_dataclass(item_hint):
+            return [read_section(item_hint, item, f"[[{key}]] #{index}") for index, item in enumerate(value)]
+        return [_convert_value(item_hint, item, f"{label}[{index}]") for index, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
+            raise ConfigError(f"{label}: expected a table, got {value!r}")
         _, value_hint = get_args(hint)
-        return {str(key): _convert(value_hint, item, f"{where}.{key}") for key, item in value.items()}
+        return {str(name): _convert_value(value_hint, item, f"{label}.{name}") for name, item in value.items()}
     if dataclasses.is_dataclass(hint):
-        return read_section(hint, value, f"[{where.strip('[]').replace(' ', '.')}]")
-    return _convert_plain(hint, value, where)
+        return read_section(hint, value, _table_label(table, key))
+    return _convert_plain(hint, value, label)
+
+
+def _convert_value(hint: Any, value: Any, label: str) -> Any:
+    """A list item or table value: a plain value, one with a unit, or a raw table checked later."""
+    if hint is Any:
+        return value
+    if get_origin(hint) is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{label}: expected a table, got {value!r}")
+        return value  # e.g. a [[sealing_thread]] entry, read against its own schema by the machine-file loader
+    if get_origin(hint) is Annotated:
+        return _convert_marked(get_args(hint)[1], value, label)
+    return _convert_plain(hint, value, label)
 
 
 def _convert_plain(hint: Any, value: Any, where: str) -> Any:
