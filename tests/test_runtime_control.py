@@ -294,3 +294,13 @@ async def _until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached"
         await asyncio.sleep(0.002)
+
+
+def test_an_operator_written_step_is_loaded_by_module_and_function(tmp_path, machine_file):
+    plan = tmp_path / "custom.yaml"
+    plan.write_text(
+        (PLANS / "sealer.yaml").read_text().replace("    step: acquire_deals\n", "    step: tests.harness:stop_here\n")
+    )
+    worker = build_worker(machine_file([str(plan)]), tmp_path / "h", registry_for(walker()))
+    asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
+    assert worker.thread(0).last_error == "permanent: test stops in Allocated"
