@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 StepFunction = Callable[..., Any]
@@ -37,9 +37,6 @@ class StepRegistry:
             raise ValueError(f"step {name!r} is already registered")
         self._steps[name] = function
 
-    def names(self) -> Iterable[str]:
-        return sorted(self._steps)
-
     def resolve(self, name: str) -> StepFunction:
         """The function for `name`; raises UnknownStep with a sentence a plan author can act on."""
         if name in self._steps:
@@ -57,6 +54,3 @@ class StepRegistry:
         if not callable(function):
             raise UnknownStep(f"step {name!r}: module {module_name!r} has no function {function_name!r}")
         return function
-
-    def copy(self) -> StepRegistry:
-        return StepRegistry(self._steps)

@@ -91,9 +91,6 @@ class Dispatcher:
     def __init__(self, methods: Mapping[str, Method]) -> None:
         self._methods = dict(methods)
 
-    def method_names(self) -> list[str]:
-        return sorted(self._methods)
-
     def handle(self, body: bytes) -> bytes | None:
         """The response body for a request body, or None when there is nothing to answer (notifications only)."""
         try:

@@ -166,9 +166,6 @@ class Worker:
     def pid(self) -> int:
         return os.getpid()
 
-    def thread_count(self) -> int:
-        return len(self._threads)
-
     def _thread(self, index: int) -> SealingThread:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self._threads):
             raise ThreadNotFound(f"thread #{index} not found (this worker has threads 0 to {len(self._threads) - 1})")

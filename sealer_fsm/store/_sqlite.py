@@ -228,10 +228,6 @@ class TaskStore:
         row = self._db.execute("SELECT * FROM tasks WHERE thread = ? AND closed_at IS NULL", (thread,)).fetchone()
         return None if row is None else _row_to_task(row)
 
-    def open_tasks(self) -> dict[int, TaskRecord]:
-        rows = self._db.execute("SELECT * FROM tasks WHERE closed_at IS NULL").fetchall()
-        return {row["thread"]: _row_to_task(row) for row in rows}
-
     def task(self, task_id: int) -> TaskRecord:
         row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if row is None:
