@@ -156,7 +156,7 @@ def test_resume_is_refused_unless_paused_and_for_states_outside_the_plan(tmp_pat
     with pytest.raises(NotPaused):
         worker.resume(0)
     asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
-    before = (replace(worker.thread(0), elapsed=0), worker.history(0))
+    before = (replace(worker.thread(0), elapsed=0, thread_state_elapsed=0), worker.history(0))
     with pytest.raises(StateRefused) as refused:
         worker.resume(0, "SnapEncoded")
     assert "valid states: Empty, Allocated" in str(refused.value)
@@ -164,7 +164,7 @@ def test_resume_is_refused_unless_paused_and_for_states_outside_the_plan(tmp_pat
     with pytest.raises(StateRefused) as missing:
         worker.resume(0, "PC1Done")  # no ticket, no PC1 output yet
     assert "pc1_out" in str(missing.value) and "force" in str(missing.value)
-    assert (replace(worker.thread(0), elapsed=0), worker.history(0)) == before
+    assert (replace(worker.thread(0), elapsed=0, thread_state_elapsed=0), worker.history(0)) == before
 
 
 def test_resume_into_an_earlier_state_is_recorded_with_who_and_why(tmp_path, machine_file):

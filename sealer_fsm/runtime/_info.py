@@ -23,7 +23,8 @@ class ThreadInfo:
     state: str | None
     stage: str
     thread_state: ThreadState
-    elapsed: float
+    thread_state_elapsed: float  # seconds in the thread state (the reference's `thread_state.elapsed`)
+    elapsed: float  # seconds since the task entered its current state
     retry: int
     last_error: str | None
     paused: bool
@@ -34,7 +35,7 @@ class ThreadInfo:
         """The reference's (new) WorkerInfo, snake_case, with our extra fields after its own."""
         thread_state: dict[str, Any] = {"state": self.thread_state.value}
         if self.thread_state is not ThreadState.IDLE:
-            thread_state["elapsed"] = int(self.elapsed)
+            thread_state["elapsed"] = int(self.thread_state_elapsed)
         if self.thread_state is ThreadState.RUNNING:
             thread_state["proc"] = None
         return {

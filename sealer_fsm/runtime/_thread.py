@@ -75,6 +75,7 @@ class SealingThread:
             state=state,
             stage=stage,
             thread_state=self._thread_state,
+            thread_state_elapsed=self.worker.clock.monotonic() - self._thread_state_since,
             elapsed=(self.worker.clock.now() - task.state_since) if task else 0.0,
             retry=task.retry if task else 0,
             last_error=task.last_error if task else None,
@@ -82,9 +83,6 @@ class SealingThread:
             pause_pending=self._pause_requested,
             task_id=task.id if task else None,
         )
-
-    def thread_state_elapsed(self) -> float:
-        return self.worker.clock.monotonic() - self._thread_state_since
 
     def pause(self, now: bool = False) -> bool:
         """Ask the thread to pause at its next checkpoint (or at once, cancelling the step, with `now`).

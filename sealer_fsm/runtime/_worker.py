@@ -177,9 +177,6 @@ class Worker:
     def thread(self, index: int) -> ThreadInfo:
         return self._thread(index).info()
 
-    def thread_state_elapsed(self, index: int) -> float:
-        return self._thread(index).thread_state_elapsed()
-
     def pause(self, index: int, *, now: bool = False) -> bool:
         return self._thread(index).pause(now=now)
 
