@@ -304,3 +304,19 @@ def test_an_operator_written_step_is_loaded_by_module_and_function(tmp_path, mac
     worker = build_worker(machine_file([str(plan)]), tmp_path / "h", registry_for(walker()))
     asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
     assert worker.thread(0).last_error == "permanent: test stops in Allocated"
+
+
+def test_an_abort_failure_while_cleaning_up_an_aborted_task_pauses_it(tmp_path, machine_file):
+    async def doomed(ctx):
+        raise AbortTask("dead sector")
+
+    async def cleanup_fails(ctx):
+        raise AbortTask("store unreachable")
+
+    worker = build_worker(
+        machine_file(["sealer"]), tmp_path / "h", registry_for(walker(Allocated=doomed), abort_sector=cleanup_fails)
+    )
+    asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
+    info = worker.thread(0)
+    assert info.state == "Abort"
+    assert info.last_error == "permanent: store unreachable (while cleaning up the aborted task)"

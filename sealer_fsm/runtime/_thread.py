@@ -314,7 +314,9 @@ class SealingThread:
 
     async def _handle_failure(self, failure: StepFailure, spec: StateSpec) -> None:
         assert self.task is not None
-        if failure.level is Level.ABORT:
+        if failure.level is Level.ABORT and self.task.state == ABORT_STATE:
+            failure = Permanent(f"{failure.message} (while cleaning up the aborted task)")
+        elif failure.level is Level.ABORT:
             self._apply_event(ABORT_EVENT, {}, failure=str(failure))
             return
         if failure.level is Level.TEMPORARY:
