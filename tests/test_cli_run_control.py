@@ -80,3 +80,23 @@ def test_run_with_tui_needs_a_terminal(tmp_path, capsys):
     assert main(["run", "-c", str(machine), "--home", str(tmp_path / "h"), "--listen", "127.0.0.1:0", "--tui"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "needs an interactive terminal" in error
+
+
+def test_a_second_worker_on_the_same_home_is_refused(tmp_path, capsys):
+    machine = devnet_machine(tmp_path, ["sealer"])
+    home = tmp_path / "home"
+    port = free_port()
+    command = [sys.executable, "-m", "sealer_fsm", "run", "-c", str(machine), "--home", str(home)]
+    process = subprocess.Popen(
+        [*command, "--listen", f"127.0.0.1:{port}"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_server(ControlClient(f"127.0.0.1:{port}"), time.monotonic() + 30)
+        assert main(["run", "-c", str(machine), "--home", str(home), "--listen", "127.0.0.1:0"]) == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1
+        assert f"another worker (pid {process.pid}) is running with home {home}" in error
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0

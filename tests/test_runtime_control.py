@@ -226,7 +226,7 @@ def test_paused_flag_and_last_error_survive_a_restart(tmp_path, machine_file):
     worker = build_worker(path, tmp_path / "h", registry)
     asyncio.run(run_until(worker, lambda: worker.thread(0).paused and worker.thread(1).paused))
     before = [(info.state, info.last_error, info.paused) for info in worker.threads()]
-    worker.store.close()
+    worker.close()
 
     restarted = build_worker(path, tmp_path / "h", registry)
 

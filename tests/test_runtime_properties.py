@@ -155,6 +155,6 @@ def test_random_outcomes_and_operator_actions_keep_the_invariants(plan, script):
             registry = registry_for(step, abort_sector=noop, report_finalized=noop)
             worker = build_worker(machine, root / "home", registry)
             await drive(worker, step, script)
-            worker.store.close()
+            worker.close()
 
         asyncio.run(scenario())

@@ -25,7 +25,7 @@ from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
 from sealer_fsm.metrics import ManagerCallMetrics, WorkerMetrics
 from sealer_fsm.plans import PlanError
-from sealer_fsm.runtime import Worker
+from sealer_fsm.runtime import HomeInUse, Worker
 from sealer_fsm.store import StoreError
 
 Service = Callable[[], AbstractAsyncContextManager[object]]
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         host, port = (None, None) if args.listen is None else parse_address(args.listen)
         registry = CollectorRegistry()
         worker = build_worker(config, manager_calls=ManagerCallMetrics(registry))
-    except (ConfigError, PlanError, StoreError, AddressError) as error:
+    except (ConfigError, PlanError, StoreError, AddressError, HomeInUse) as error:
         raise CliError(str(error).replace("\n", "; ")) from error
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)

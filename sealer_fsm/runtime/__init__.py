@@ -24,7 +24,7 @@ from sealer_fsm.runtime._info import (
     ThreadState,
 )
 from sealer_fsm.runtime._thread import FORCED_EVENT
-from sealer_fsm.runtime._worker import Worker, WorkerListener
+from sealer_fsm.runtime._worker import HomeInUse, Worker, WorkerListener
 
 __all__ = [
     "FORCED_EVENT",
@@ -33,6 +33,7 @@ __all__ = [
     "Clock",
     "ControlError",
     "Critical",
+    "HomeInUse",
     "Interrupted",
     "Level",
     "NotPaused",

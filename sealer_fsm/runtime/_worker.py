@@ -7,11 +7,12 @@ Everything above the runtime (CLI, control RPC, TUI, metrics) uses only this cla
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.plans import Plan, PlanError, load_plan
@@ -22,6 +23,27 @@ from sealer_fsm.runtime._thread import SealingThread
 from sealer_fsm.store import HistoryEntry, TaskRecord, TaskStore
 
 log = logging.getLogger("sealer_fsm.runtime")
+
+
+class HomeInUse(RuntimeError):
+    """Another worker process already runs with this home; two would seal the same tasks twice."""
+
+
+def _lock_home(home: Path) -> TextIO:
+    """Hold an exclusive lock on `home` for as long as this worker lives (released by the OS if it dies)."""
+    lock = (home / "worker.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise HomeInUse(f"another worker (pid {holder}) is running with home {home}") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
 
 
 class WorkerListener:
@@ -86,6 +108,7 @@ class Worker:
         # Validate every configured plan before anything starts: a broken plan refuses the start.
         plans = {thread.plan_path: self._plan_files.get(thread.plan_path) for thread in config.threads}
         config.home.mkdir(parents=True, exist_ok=True)
+        self._home_lock = _lock_home(config.home)
         for thread in config.threads:
             thread.location.mkdir(parents=True, exist_ok=True)
         self.store = store or TaskStore.in_home(config.home)
@@ -105,6 +128,11 @@ class Worker:
             for runner in runners:
                 runner.cancel()
             self._drained.set()
+
+    def close(self) -> None:
+        """Release the home and the store (a stopped worker in a long-lived process, e.g. a test)."""
+        self.store.close()
+        self._home_lock.close()
 
     def drain(self) -> None:
         """Stop taking tasks; running steps stop at their next checkpoint, or are cancelled after drain_timeout."""
