@@ -57,9 +57,7 @@ def bench_tree() -> None:
     rates = {}
     for name in proofs.available_backends()[:-1]:  # every C backend this CPU runs, fastest first
         proofs.use_backend(name)
-        rates[name] = nodes / best_time(
-            lambda: proofs.tree_root(data, threads=1), repeats=5 if name == fastest else 1
-        )
+        rates[name] = nodes / best_time(lambda: proofs.tree_root(data, threads=1), repeats=5 if name == fastest else 1)
     proofs.use_backend("best")
     baseline_rate = nodes / best_time(lambda: hashlib_tree_root(data), repeats=1)
     assert hashlib_tree_root(data) == proofs.tree_root(data)
@@ -103,9 +101,7 @@ def bench_commp_file(directory: str) -> None:
     if sha256sum is None:
         print("  sha256sum not found: no physical reference")
         return
-    reference = best_time(
-        lambda: subprocess.run([sha256sum, path], check=True, capture_output=True), repeats=2
-    )
+    reference = best_time(lambda: subprocess.run([sha256sum, path], check=True, capture_output=True), repeats=2)
     ratio = one_core / reference
     print(
         f"  sha256sum: {reference:6.2f} s  {FILE_BYTES / reference / 1e6:7.0f} MB/s  "

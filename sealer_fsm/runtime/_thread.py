@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -145,8 +145,13 @@ class SealingThread:
             await asyncio.sleep(0)
             return
         self._wakeup.clear()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        # A timer that sets the same event costs less than wait_for's extra task: this runs for every idle
+        # thread on every poll.
+        timer = asyncio.get_running_loop().call_later(seconds, self._wakeup.set)
+        try:
+            await self._wakeup.wait()
+        finally:
+            timer.cancel()
 
     @contextmanager
     def waiting_state(self) -> Iterator[None]:
