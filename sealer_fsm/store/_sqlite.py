@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sealer_fsm.store._connection import connect_wal, immediate_transaction
 
 SCHEMA_VERSION = 1
 DATABASE_NAME = "sealer-fsm.db"
@@ -172,19 +173,18 @@ class TaskStore:
     """The worker's database. One instance per process; all writes go through its methods."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, synchronous: str = "FULL") -> None:
+        """`synchronous="FULL"` (the default) puts every commit on disk, so a power cut, not only a killed
+        process, loses nothing applied; "NORMAL" survives a killed process only (test launchers use it)."""
         self.path = Path(path)
         if readonly:
             if not self.path.is_file():
                 raise StoreError(f"no sealer-fsm database at {self.path}")
             uri = f"file:{self.path.resolve()}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 5000")
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        if not readonly:
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db = connect_wal(self.path)
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             # One transaction, so a reader never sees the tables without their schema version.
             self._db.executescript(
@@ -212,15 +212,8 @@ class TaskStore:
             found = row["value"] if row else "none"
             raise StoreError(f"{self.path} has schema version {found}, this worker needs {SCHEMA_VERSION}")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db)
 
     # -- tasks -------------------------------------------------------------------------------------------------
 
