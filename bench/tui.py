@@ -49,6 +49,7 @@ class ChangingController:
             sector=f"s-t01000-{index}",
             state=STATES[moved % len(STATES)],
             stage="PC2",
+            simulated=moved % 2 == 0,
             thread_state=thread_state,
             elapsed=float(self.frame + index),
             retry=moved % 3,

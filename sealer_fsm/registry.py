@@ -15,6 +15,12 @@ StepFunction = Callable[..., Any]
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+def simulated_step(function: StepFunction) -> StepFunction:
+    """Mark a step whose work is simulated (no real proof): every surface that shows the step says so."""
+    function.simulated = True  # type: ignore[attr-defined]
+    return function
+
+
 class UnknownStep(LookupError):
     """A step name that resolves to nothing; the message says why in one sentence."""
 
@@ -36,6 +42,13 @@ class StepRegistry:
         if name in self._steps and self._steps[name] is not function:
             raise ValueError(f"step {name!r} is already registered")
         self._steps[name] = function
+
+    def is_simulated(self, name: str) -> bool:
+        """Whether the step behind `name` is marked `simulated` (False for a name that does not resolve)."""
+        try:
+            return bool(getattr(self.resolve(name), "simulated", False))
+        except UnknownStep:
+            return False
 
     def resolve(self, name: str) -> StepFunction:
         """The function for `name`; raises UnknownStep with a sentence a plan author can act on."""

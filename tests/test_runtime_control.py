@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import IDLE, AbortTask, NotPaused, Outcome, StateRefused, Temporary, ThreadState
+from sealer_fsm.steps import builtin_registry
 from tests.conftest import PLANS
 from tests.harness import build_worker, registry_for, run_until, stop_here
 
@@ -320,3 +322,16 @@ def test_an_abort_failure_while_cleaning_up_an_aborted_task_pauses_it(tmp_path, 
     info = worker.thread(0)
     assert info.state == "Abort"
     assert info.last_error == "permanent: store unreachable (while cleaning up the aborted task)"
+
+
+def test_a_simulated_step_is_marked_so_in_what_the_worker_reports(tmp_path, machine_file):
+    @simulated_step
+    async def fake_pc2(ctx):
+        return await stop_here(ctx)
+
+    worker = build_worker(machine_file(["sealer"]), tmp_path / "h", registry_for(walker(), pc2=fake_pc2))
+    asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
+    info = worker.thread(0)
+    assert (info.state, info.simulated) == ("PC1Done", True)
+    assert info.to_worker_info()["simulated"] is True
+    assert builtin_registry().is_simulated("c2") and not builtin_registry().is_simulated("build_tree_d")

@@ -21,8 +21,6 @@ from sealer_fsm.runtime import Worker, WorkerListener
 from sealer_fsm.store import TaskRecord
 from sealer_fsm.units import format_duration
 
-# Stages whose step is simulated (see sealer_fsm.simulated); the others do the real work.
-SIMULATED_STAGES = frozenset({"PC1", "PC2", "C1", "C2", "SnapEncode", "SnapProve"})
 SIMULATION_NOTE = "real: AddPieces, TreeD (CommD), persistence; SIMULATED: PC1, PC2, C1, C2, SnapEncode, SnapProve"
 
 log = logging.getLogger("sealer_fsm.run")
@@ -68,7 +66,7 @@ class RunProgress(WorkerListener):
             table.add_column(column, no_wrap=True)
         table.add_column("last error", overflow="fold", min_width=12)
         for info in self.worker.threads():
-            stage = info.stage + ("*" if info.stage in SIMULATED_STAGES else "")
+            stage = info.stage + ("*" if info.simulated else "")
             table.add_row(
                 str(info.index),
                 info.plan,

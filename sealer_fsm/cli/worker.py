@@ -66,7 +66,7 @@ def _list(args: argparse.Namespace) -> int:
             info["plan"],
             info["job_id"] or "-",
             info["job_state"] or "-",
-            info["job_stage"],
+            info["job_stage"] + (" (simulated)" if info.get("simulated") else ""),
             thread_state_text(info["thread_state"]),
             info["last_error"] or "-",
             format_duration(info["elapsed"]) if info["job_id"] else "-",

@@ -22,6 +22,7 @@ class ThreadInfo:
     sector: str | None
     state: str | None
     stage: str
+    simulated: bool  # the current state's step is simulated (marked so in every view)
     thread_state: ThreadState
     thread_state_elapsed: float  # seconds in the thread state (the reference's `thread_state.elapsed`)
     elapsed: float  # seconds since the task entered its current state
@@ -46,6 +47,7 @@ class ThreadInfo:
             "thread_state": thread_state,
             "job_state": self.state or "",
             "job_stage": self.stage,
+            "simulated": self.simulated,
             "last_error": self.last_error,
             "retry": self.retry,
             "elapsed": round(self.elapsed, 3),

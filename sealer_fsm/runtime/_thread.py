@@ -64,9 +64,11 @@ class SealingThread:
     def info(self) -> ThreadInfo:
         task, plan = self.task, self.task_plan or self.plan
         state = task.state if task else None
-        stage = "-"
+        stage, simulated = "-", False
         if state is not None and plan.canonical_state(state) is not None:
-            stage = plan.state(state).stage
+            spec = plan.state(state)
+            stage = spec.stage
+            simulated = spec.step is not None and self.worker.registry.is_simulated(spec.step)
         return ThreadInfo(
             index=self.index,
             location=str(self.config.location),
@@ -74,6 +76,7 @@ class SealingThread:
             sector=task.sector if task else None,
             state=state,
             stage=stage,
+            simulated=simulated,
             thread_state=self._thread_state,
             thread_state_elapsed=self.worker.clock.monotonic() - self._thread_state_since,
             elapsed=(self.worker.clock.now() - task.state_since) if task else 0.0,

@@ -13,6 +13,7 @@ from typing import Any
 from sealer_fsm import simulated
 from sealer_fsm.manager import Randomness
 from sealer_fsm.proofs import sealed_cid
+from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, StepContext
 from sealer_fsm.steps._common import (
     SectorFiles,
@@ -46,6 +47,7 @@ def _start_replica(files: SectorFiles) -> None:
     files.cache.mkdir(parents=True)
 
 
+@simulated_step
 async def pc1(ctx: StepContext) -> StepResult:
     """TicketAssigned → PC1Done. SIMULATED: computes the real replica id but runs no SDR labelling."""
     files = SectorFiles.of(ctx)
@@ -65,6 +67,7 @@ def _write_replica(files: SectorFiles, comm_c: bytes, comm_r_last: bytes) -> Non
     temporary.replace(p_aux)
 
 
+@simulated_step
 async def pc2(ctx: StepContext) -> StepResult:
     """PC1Done → PC2Done. SIMULATED: CommR from SHA-256 stand-ins for the Poseidon trees."""
     files = SectorFiles.of(ctx)
@@ -75,6 +78,7 @@ async def pc2(ctx: StepContext) -> StepResult:
     return Outcome("PC2", {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r), "comm_r_simulated": True})
 
 
+@simulated_step
 async def c1(ctx: StepContext) -> StepResult:
     """SeedAssigned → C1Done. SIMULATED: one digest over replica id, CommR, CommD and the seed."""
     seed = Randomness.from_json(ctx.require("seed"))
@@ -85,6 +89,7 @@ async def c1(ctx: StepContext) -> StepResult:
     return Outcome("C1", {"c1_out": {"simulated": True, "digest": digest.hex()}})
 
 
+@simulated_step
 async def c2(ctx: StepContext) -> StepResult:
     """C1Done → C2Done. SIMULATED: a 192-byte blob marked SIMULATED-PROOF, not a Groth16 proof."""
     proof = simulated.porep_proof(bytes.fromhex(ctx.require("c1_out")["digest"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sealer_fsm import simulated
 from sealer_fsm.proofs import sealed_cid
+from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext
 from sealer_fsm.steps._common import (
     SectorFiles,
@@ -32,6 +33,7 @@ def _encode_update(local: SectorFiles, access: SectorFiles, new_comm_r: bytes) -
     (update_cache / "p_aux").write_bytes(new_comm_r)
 
 
+@simulated_step
 async def snap_encode(ctx: StepContext) -> StepResult:
     """TreeDBuilt → SnapEncoded. SIMULATED: the new CommR binds the old CommR and the new CommD."""
     instance = ctx.require("access_instance")
@@ -47,6 +49,7 @@ async def snap_encode(ctx: StepContext) -> StepResult:
     )
 
 
+@simulated_step
 async def snap_prove(ctx: StepContext) -> StepResult:
     """SnapEncoded → SnapProved. SIMULATED: a marked blob, not a Groth16 update proof."""
     proof = simulated.snap_proof(

@@ -39,6 +39,7 @@ class ThreadRow:
     sector: str | None
     state: str | None
     stage: str
+    simulated: bool  # the step of the current state is simulated
     thread_state: str  # one of THREAD_STATES
     elapsed: float  # seconds the task has been in its state
     retry: int
@@ -54,6 +55,7 @@ class ThreadRow:
             sector=info.get("job_id"),
             state=info.get("job_state") or None,
             stage=info.get("job_stage") or "-",
+            simulated=bool(info.get("simulated")),
             thread_state=info["thread_state"]["state"],
             elapsed=float(info.get("elapsed") or 0.0),
             retry=int(info.get("retry") or 0),

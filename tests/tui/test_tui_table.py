@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tui_harness import Script, Session, local_session, run
 
+from sealer_fsm.tui import ThreadRow
 from sealer_fsm.tui._confirm_screen import ConfirmScreen
 from sealer_fsm.tui._format import dash
-from sealer_fsm.tui._thread_table import MARK
+from sealer_fsm.tui._thread_table import MARK, row_cells
 
 
 def assert_table_matches_worker(session: Session) -> None:
@@ -86,3 +88,11 @@ def test_filter_then_mark_several_threads_and_abort_them_all(tmp_path: Path) -> 
             assert s.table.shown_indices() == [0, 1, 2, 3]
 
     run(scenario)
+
+
+def test_a_simulated_stage_says_so_in_the_table() -> None:
+    row = ThreadRow(0, "sealer", "s-t01000-1", "PC1Done", "PC2", True, "Running", 3.0, 0, None, False)
+    cells = row_cells(row, marked=False)
+    assert ("PC2 (simulated)", "italic") in cells
+    real = row_cells(replace(row, simulated=False, stage="TreeD"), marked=False)
+    assert ("TreeD", "") in real
