@@ -8,6 +8,7 @@ through the plan's machine and stores `Outcome.data` with the new state in the s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -111,3 +112,11 @@ class StepContext:
         """Mark the thread Waiting (e.g. for a shared processor slot) for the duration of the block."""
         with self._thread.waiting_state():
             yield
+
+
+async def invoke_step(function: Callable[..., Any], context: StepContext) -> Any:
+    """Run a step: a coroutine function on the event loop, a plain function in a worker thread."""
+    if inspect.iscoroutinefunction(function):
+        return await function(context)
+    result = await asyncio.to_thread(function, context)
+    return await result if inspect.isawaitable(result) else result

@@ -8,19 +8,18 @@ handed to the loop, which applies them at its next checkpoint.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sealer_fsm.machine import EventNotAllowed, StateChange, TaskMachine
 from sealer_fsm.plans import ABORT_EVENT, ABORT_STATE, Plan, StateSpec
 from sealer_fsm.registry import UnknownStep
-from sealer_fsm.runtime._context import IDLE, Outcome, StepContext
+from sealer_fsm.runtime._context import IDLE, Outcome, StepContext, invoke_step
 from sealer_fsm.runtime._failures import Critical, Interrupted, Level, Permanent, StepFailure
-from sealer_fsm.runtime._info import NotPaused, StateRefused, ThreadInfo, ThreadState
+from sealer_fsm.runtime._info import NotPaused, ThreadInfo, ThreadState
+from sealer_fsm.runtime._resume import ResumeRequest, resume_target, retry_policy
 from sealer_fsm.store import Change, StaleTaskError, TaskRecord
 
 if TYPE_CHECKING:
@@ -31,13 +30,6 @@ log = logging.getLogger("sealer_fsm.runtime")
 
 FORCED_EVENT = "SetState"
 _HANDLED = object()  # a step ended in a failure or interrupt the thread already dealt with
-
-
-@dataclass(frozen=True)
-class _ResumeRequest:
-    state: str | None
-    actor: str
-    reason: str | None
 
 
 class SealingThread:
@@ -53,7 +45,7 @@ class SealingThread:
         self._thread_state_since = worker.clock.monotonic()
         self._pause_requested = False
         self._cancelled_by_pause = False
-        self._resume_request: _ResumeRequest | None = None
+        self._resume_request: ResumeRequest | None = None
         self._wakeup = asyncio.Event()
         self._step: asyncio.Future[Any] | None = None
         # who asked for the transition being applied, and why; read by the machine's persistence callback
@@ -112,25 +104,10 @@ class SealingThread:
             raise NotPaused(f"thread {self.index} is not paused")
         target = None
         if state is not None:
-            target = self._check_resume_state(task, state, force)
-        self._resume_request = _ResumeRequest(target, actor, reason)
+            target = resume_target(self.task_plan or self.plan, task, state, force)
+        self._resume_request = ResumeRequest(target, actor, reason)
         self._wakeup.set()
         return True
-
-    def _check_resume_state(self, task: TaskRecord, state: str, force: bool) -> str:
-        plan = self.task_plan or self.plan
-        target = plan.canonical_state(state)
-        valid = plan.state_names()
-        if target is None:
-            raise StateRefused(f"state {state!r} is not in plan {plan.name!r}; valid states: {', '.join(valid)}", valid)
-        missing = [key for key in plan.state(target).requires if key not in task.data]
-        if missing and not force:
-            raise StateRefused(
-                f"state {target!r} needs task data the task does not have ({', '.join(missing)});"
-                " resume with force to jump there anyway",
-                valid,
-            )
-        return target
 
     def interrupt_requested(self) -> bool:
         return self._pause_requested or self.worker.draining
@@ -275,7 +252,7 @@ class SealingThread:
         started = self.worker.clock.monotonic()
         level: Level | None = None
         self._cancelled_by_pause = False
-        self._step = asyncio.ensure_future(_invoke(function, context))
+        self._step = asyncio.ensure_future(invoke_step(function, context))
         try:
             return await self._step
         except asyncio.CancelledError:
@@ -328,13 +305,7 @@ class SealingThread:
             self._apply_event(ABORT_EVENT, {}, failure=str(failure))
             return
         if failure.level is Level.TEMPORARY:
-            policy = spec.retry
-            max_retries = self.config.sealing.max_retries
-            interval = self.config.sealing.recover_interval
-            if policy is not None and policy.max_retries is not None:
-                max_retries = policy.max_retries
-            if policy is not None and policy.interval is not None:
-                interval = policy.interval
+            max_retries, interval = retry_policy(spec, self.config.sealing)
             if self.task.retry < max_retries:
                 self._record_failure(str(failure), retry=self.task.retry + 1, paused=False)
                 self.worker.notify("failure", self, failure.level)
@@ -379,7 +350,7 @@ class SealingThread:
             return
         self._apply_resume(request)
 
-    def _apply_resume(self, request: _ResumeRequest) -> None:
+    def _apply_resume(self, request: ResumeRequest) -> None:
         task = self.task
         assert task is not None and self.task_plan is not None
         self._pause_requested = False
@@ -431,10 +402,3 @@ class SealingThread:
         if state is not self._thread_state:
             self._thread_state = state
             self._thread_state_since = self.worker.clock.monotonic()
-
-
-async def _invoke(function: Any, context: StepContext) -> Any:
-    if inspect.iscoroutinefunction(function):
-        return await function(context)
-    result = await asyncio.to_thread(function, context)
-    return await result if inspect.isawaitable(result) else result
