@@ -149,41 +149,49 @@ class DevnetManager:
         self._call("SubmitPreCommit", sector.number)
         row = self._row(sector)
         head = self.clock.head()
-        reply, changes = self._judge_precommit(row, info, head)
+        reply = self._judge_precommit(row, info, head)
+        accepted = {"comm_d": info.comm_d.hex(), "comm_r": info.comm_r.hex()}
+        return self._settle_submission("precommit", "SubmitPreCommit", sector, row, head, reply, accepted)
+
+    def _settle_submission(
+        self, kind: str, method: str, sector: SectorId, row: Any, head: int, reply: SubmitReply, accepted: dict
+    ) -> SubmitReply:
+        """Log a submission; an accepted one is stored with `accepted`, gets its landing outcome drawn, and its
+        reply may be lost (so the worker resubmits and must get a duplicate, not a conflict)."""
+        changes: dict[str, Any] = {}
         if reply.result is SubmitResult.ACCEPTED:
-            attempts = row["precommit_attempts"] + 1
+            attempts = row[f"{kind}_attempts"] + 1
             changes = {
-                "comm_d": info.comm_d.hex(),
-                "comm_r": info.comm_r.hex(),
-                "precommit_epoch": head,
-                "precommit_attempts": attempts,
-                "precommit_outcome": self._landing_outcome("precommit", sector.number, attempts),
+                **accepted,
+                f"{kind}_epoch": head,
+                f"{kind}_attempts": attempts,
+                f"{kind}_outcome": self._landing_outcome(kind, sector.number, attempts),
             }
-        self.db.record_submission(head, sector.number, "precommit", reply.result.name, reply.desc, changes)
+        self.db.record_submission(head, sector.number, kind, reply.result.name, reply.desc, changes)
         if reply.result is SubmitResult.ACCEPTED:
-            self._reply_lost("SubmitPreCommit", sector.number)
+            self._reply_lost(method, sector.number)
         return reply
 
-    def _judge_precommit(self, row: Any, info: PreCommitInfo, head: int) -> tuple[SubmitReply, dict[str, Any]]:
+    def _judge_precommit(self, row: Any, info: PreCommitInfo, head: int) -> SubmitReply:
         if row["status"] == "aborted":
-            return SubmitReply(SubmitResult.REJECTED, "the sector was aborted"), {}
+            return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
         if row["comm_r"] is not None and row["precommit_outcome"] != "failed":
             if row["comm_r"] == info.comm_r.hex() and row["comm_d"] == info.comm_d.hex():
-                return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "already pre-committed"), {}
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit is on chain"), {}
+                return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "already pre-committed")
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit is on chain")
         if row["ticket"] != info.ticket.value.hex() or row["ticket_epoch"] != info.ticket.epoch:
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the ticket is not the one assigned"), {}
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the ticket is not the one assigned")
         if self._ticket_expired(info.ticket.epoch, head):
             desc = (
                 f"ticket expired: drawn at epoch {info.ticket.epoch}, chain head {head},"
                 f" tickets expire after {self.config.ticket_expiry_epochs} epochs;"
                 " resume the thread into TreeDBuilt to draw a new ticket"
             )
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, desc), {}
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, desc)
         fault = _verify.precommit_fault(row, self._deals(json.loads(row["deals"] or "[]")), info)
         if fault:
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault), {}
-        return SubmitReply(SubmitResult.ACCEPTED), {}
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
+        return SubmitReply(SubmitResult.ACCEPTED)
 
     def _landing_outcome(self, kind: str, number: int, attempt: int) -> str:
         if kind == "precommit" and self.draws.chance(self.config.abort_rate, "abort", number, attempt):
@@ -259,19 +267,7 @@ class DevnetManager:
         row = self._row(sector)
         head = self.clock.head()
         reply = self._judge_proof(row, proof)
-        changes: dict[str, Any] = {}
-        if reply.result is SubmitResult.ACCEPTED:
-            attempts = row["proof_attempts"] + 1
-            changes = {
-                "proof": proof.hex(),
-                "proof_epoch": head,
-                "proof_attempts": attempts,
-                "proof_outcome": self._landing_outcome("proof", sector.number, attempts),
-            }
-        self.db.record_submission(head, sector.number, "proof", reply.result.name, reply.desc, changes)
-        if reply.result is SubmitResult.ACCEPTED:
-            self._reply_lost("SubmitProof", sector.number)
-        return reply
+        return self._settle_submission("proof", "SubmitProof", sector, row, head, reply, {"proof": proof.hex()})
 
     def _judge_proof(self, row: Any, proof: bytes) -> SubmitReply:
         if row["status"] == "aborted":
