@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from sealer_fsm.manager import ManagerError
 from sealer_fsm.runtime import IDLE, AbortTask, Outcome, StepContext
 from sealer_fsm.steps._common import SectorFiles, StepResult, allowed_sizes, call, manager, sector_id
 
+T = TypeVar("T")
+
+
+async def _ask_for_work(ctx: StepContext, what: str, request: Awaitable[T | None]) -> T | None:
+    """The manager's allocation, or None when it has nothing now or fails: both mean Idle, as in the reference."""
+    try:
+        return await request
+    except ManagerError as error:
+        ctx.log.info("no %s allocated: %s", what, error)
+        return None
+
 
 async def allocate_sector(ctx: StepContext) -> StepResult:
     """Empty → Allocated. No sector now, or a manager error, is Idle (try again later), as in the reference."""
-    try:
-        sector = await manager(ctx).allocate_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
-    except ManagerError as error:
-        ctx.log.info("no sector allocated: %s", error)
-        return IDLE
+    request = manager(ctx).allocate_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    sector = await _ask_for_work(ctx, "sector", request)
     if sector is None:
         return IDLE
     SectorFiles(ctx.location / "data", sector.id.name).prepare()
@@ -33,11 +44,8 @@ async def acquire_deals(ctx: StepContext) -> StepResult:
 
 async def allocate_snapup_sector(ctx: StepContext) -> StepResult:
     """snapup Empty → Allocated: a finished CC sector, the deals to put in it, and where its replica lives."""
-    try:
-        allocation = await manager(ctx).allocate_snapup_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
-    except ManagerError as error:
-        ctx.log.info("no snapup sector allocated: %s", error)
-        return IDLE
+    request = manager(ctx).allocate_snapup_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    allocation = await _ask_for_work(ctx, "snapup sector", request)
     if allocation is None:
         return IDLE
     name = allocation.sector.id.name
