@@ -44,5 +44,13 @@ async def run_until(worker: Worker, condition: Callable[[], bool], timeout: floa
         await asyncio.wait_for(runner, timeout=10)
 
 
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the event loop run until `condition()` holds; a hang guard, not a timing assertion."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.002)
+
+
 def build_worker(machine_path: Path, home: Path, registry: StepRegistry, **options: Any) -> Worker:
     return Worker(load_machine_file(machine_path, home=home), registry, **options)

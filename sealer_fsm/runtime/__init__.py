@@ -23,6 +23,7 @@ from sealer_fsm.runtime._info import (
     ThreadNotFound,
     ThreadState,
 )
+from sealer_fsm.runtime._resume import ResumeCheck, state_needs
 from sealer_fsm.runtime._thread import FORCED_EVENT
 from sealer_fsm.runtime._worker import HomeInUse, Worker, WorkerListener
 
@@ -39,6 +40,7 @@ __all__ = [
     "NotPaused",
     "Outcome",
     "Permanent",
+    "ResumeCheck",
     "Services",
     "StateRefused",
     "StepContext",
@@ -51,4 +53,5 @@ __all__ = [
     "ThreadState",
     "Worker",
     "WorkerListener",
+    "state_needs",
 ]

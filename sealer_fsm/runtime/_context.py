@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# The task-data key naming the task's sector (`s-t01000-5`), set by the allocation steps.
+SECTOR_KEY = "sector_id"
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -80,7 +83,7 @@ class StepContext:
 
     @property
     def sector(self) -> str | None:
-        return self.data.get("sector_id")
+        return self.data.get(SECTOR_KEY)
 
     @property
     def sealing(self) -> SealingConfig:

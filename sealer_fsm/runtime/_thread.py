@@ -19,7 +19,7 @@ from sealer_fsm.registry import UnknownStep
 from sealer_fsm.runtime._context import IDLE, Outcome, StepContext, invoke_step
 from sealer_fsm.runtime._failures import Critical, Interrupted, Level, Permanent, StepFailure
 from sealer_fsm.runtime._info import NotPaused, ThreadInfo, ThreadState
-from sealer_fsm.runtime._resume import ResumeRequest, resume_target, retry_policy
+from sealer_fsm.runtime._resume import ResumeCheck, ResumeRequest, check_resume, retry_policy
 from sealer_fsm.store import Change, StaleTaskError, TaskRecord
 
 if TYPE_CHECKING:
@@ -95,19 +95,25 @@ class SealingThread:
             return True
         return not already_pending
 
+    def check_resume(self, state: str, force: bool = False) -> ResumeCheck:
+        """Where a resume into `state` would take the paused task; raises NotPaused or StateRefused."""
+        return check_resume(self.task_plan or self.plan, self._paused_task(), state, force)
+
     def resume(
         self, state: str | None = None, *, force: bool = False, reason: str | None = None, actor: str = "operator"
     ) -> bool:
         """Resume a paused thread, optionally into `state`; refuses (raising) without changing anything."""
+        task = self._paused_task()
+        target = None if state is None else check_resume(self.task_plan or self.plan, task, state, force).target
+        self._resume_request = ResumeRequest(target, actor, reason, force)
+        self._wakeup.set()
+        return True
+
+    def _paused_task(self) -> TaskRecord:
         task = self.task
         if task is None or not task.paused or self._resume_request is not None:
             raise NotPaused(f"thread {self.index} is not paused")
-        target = None
-        if state is not None:
-            target = resume_target(self.task_plan or self.plan, task, state, force)
-        self._resume_request = ResumeRequest(target, actor, reason)
-        self._wakeup.set()
-        return True
+        return task
 
     def interrupt_requested(self) -> bool:
         return self._pause_requested or self.worker.draining

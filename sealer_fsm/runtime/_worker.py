@@ -19,6 +19,7 @@ from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
 from sealer_fsm.runtime._info import ThreadInfo, ThreadNotFound
+from sealer_fsm.runtime._resume import ResumeCheck
 from sealer_fsm.runtime._thread import SealingThread
 from sealer_fsm.store import HistoryEntry, TaskRecord, TaskStore
 
@@ -226,6 +227,12 @@ class Worker:
         actor: str = "operator",
     ) -> bool:
         return self._thread(index).resume(state, force=force, reason=reason, actor=actor)
+
+    def check_resume(self, index: int, state: str, force: bool = False) -> ResumeCheck:
+        """Validate a resume into `state` without doing it (what `resume` checks): the canonical target, what it
+        needs and, for a forced jump, what the task lacks. Raises ThreadNotFound, NotPaused or StateRefused (one
+        sentence, with the valid states)."""
+        return self._thread(index).check_resume(state, force)
 
     def history(self, index: int) -> list[HistoryEntry]:
         info = self._thread(index).info()
