@@ -87,7 +87,7 @@ def runtime_rate(directory: Path) -> float:
 def raw_sqlite_rate(directory: Path) -> float:
     """The same durable write without the runtime: task UPDATE + history INSERT, one transaction each."""
     store = TaskStore(directory / "raw.db")
-    task = store.create_task(0, "sealer", "plans/sealer.yaml", "A", 0.0)
+    task = store.create_task(0, "sealer", "plans/sealer.yaml", "A", 0.0).wait()
     db = sqlite3.connect(directory / "raw.db", isolation_level=None)
     db.execute("PRAGMA synchronous = FULL")
     states = ("A", "B")

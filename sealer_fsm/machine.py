@@ -1,19 +1,22 @@
 """Plans become `transitions` machines: one machine per task, states and events straight from the plan.
 
-The machine is the single authority on which event may move a task where. Persistence runs inside the
-transition (the machine's `before_state_change` callback), so a state change the store could not record
-never happens in memory either, and an event the plan does not allow raises `EventNotAllowed` instead of
-moving the task.
+The machine is the single authority on which event may move a task where. Persistence is part of applying an
+event: `apply` resolves the transition, awaits the persistence callback (the store's durable commit, which runs
+off the event loop), and only then moves the task, so a state change the store could not record never happens in
+memory either, and an event the plan does not allow raises `EventNotAllowed` instead of moving the task.
+
+(`transitions`' AsyncMachine was considered for this: it treats a cancelled callback as a refused transition and
+returns False, while the commit it was waiting for may still land; memory and disk could then disagree.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from transitions import EventData, Machine, MachineError
+from transitions import Machine
 
 from sealer_fsm.plans import ABORT_EVENT, ABORT_STATE, Plan
 
@@ -43,7 +46,7 @@ class StateChange:
     payload: dict[str, Any]
 
 
-PersistCallback = Callable[[StateChange], None]
+PersistCallback = Callable[[StateChange], Awaitable[None]]
 
 
 class _TaskModel:
@@ -71,8 +74,6 @@ class TaskMachine:
             transitions=transitions,
             initial=state,
             auto_transitions=False,
-            send_event=True,
-            before_state_change=self._record,
         )
 
     @property
@@ -82,26 +83,20 @@ class TaskMachine:
     def allowed_events(self) -> list[str]:
         return self._machine.get_triggers(self.state)
 
-    def apply(self, event: str, payload: dict[str, Any] | None = None) -> str:
-        """Fire `event`; the persistence callback records it before the state moves. Returns the new state."""
-        if event not in self.allowed_events():
+    def destination(self, event: str) -> str:
+        """Where `event` takes the task from its current state; EventNotAllowed when the plan does not allow it."""
+        transitions = self._machine.get_transitions(trigger=event, source=self.state)
+        if not transitions:
             raise EventNotAllowed(self.plan, self.state, event)
-        try:
-            self._model.trigger(event, payload=payload or {})
-        except MachineError as error:  # defensive: allowed_events and the machine disagree
-            raise EventNotAllowed(self.plan, self.state, event) from error
+        return str(transitions[0].dest)
+
+    async def apply(self, event: str, payload: dict[str, Any] | None = None) -> str:
+        """Fire `event`: the persistence callback records it, then the state moves. Returns the new state."""
+        change = StateChange(self.state, event, self.destination(event), payload or {})
+        await self._persist(change)
+        self._model.trigger(event)
         return self.state
 
     def force(self, state: str) -> None:
         """Move to `state` outside the plan's transitions (operator resume); the caller records it."""
         self._machine.set_state(state, model=self._model)
-
-    def _record(self, event_data: EventData) -> None:
-        self._persist(
-            StateChange(
-                source=event_data.transition.source,
-                event=event_data.event.name,
-                destination=event_data.transition.dest,
-                payload=event_data.kwargs.get("payload", {}),
-            )
-        )

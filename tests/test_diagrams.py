@@ -102,9 +102,9 @@ def test_thread_asks_the_worker_where_its_task_is(tmp_path: Path, capsys) -> Non
 
 
 def walk(store: TaskStore, thread: int, *steps: tuple[str, str, str]) -> None:
-    task = store.create_task(thread, "sealer", "plans/sealer.yaml", steps[0][0], 0.0)
+    task = store.create_task(thread, "sealer", "plans/sealer.yaml", steps[0][0], 0.0).wait()
     for source, event, destination in steps:
-        task = store.record(task, Change(source, event, destination, 1.0))
+        task = store.record(task, Change(source, event, destination, 1.0)).wait()
 
 
 def test_history_labels_and_thickens_each_edge_by_how_often_it_was_taken(tmp_path: Path, capsys) -> None:
@@ -112,7 +112,7 @@ def test_history_labels_and_thickens_each_edge_by_how_often_it_was_taken(tmp_pat
     resubmit = [("PC2Done", "SubmitPC", "PCSubmitted"), ("PCSubmitted", "ReSubmitPC", "PC2Done")]
     walk(store, 0, ("Empty", "Allocate", "Allocated"), ("Allocated", "AcquireDeals", "DealsAcquired"))
     walk(store, 1, ("Empty", "Allocate", "Allocated"), ("Allocated", "SetState", "PC2Done"), *resubmit, *resubmit)
-    store.record(store.open_task(1), Change("PC2Done", None, "PC2Done", 2.0, failure="temporary: busy"))
+    store.record(store.open_task(1), Change("PC2Done", None, "PC2Done", 2.0, failure="temporary: busy")).wait()
     store.close()
     dot = cli_dot(capsys, "sealer", "--history", "--home", str(tmp_path))
     assert 'label="Allocate (2)"' in edge_line(dot, "Empty", "Allocate", "Allocated")

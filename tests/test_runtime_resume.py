@@ -7,31 +7,12 @@ import asyncio
 import pytest
 
 from sealer_fsm.plans import load_plan
-from sealer_fsm.runtime import NotPaused, Outcome, ResumeCheck, StateRefused, state_needs
+from sealer_fsm.runtime import NotPaused, ResumeCheck, StateRefused, state_needs
 from tests.conftest import PLANS
-from tests.harness import build_worker, registry_for, run_until, stop_here, until
+from tests.harness import build_worker, producing, registry_for, run_until, until
 
 SEALER = load_plan(PLANS / "sealer.yaml", None)
 SNAPUP = load_plan(PLANS / "snapup.yaml", None)
-
-
-def producing(**stops):
-    """A step that takes the state's forward event and produces what the next state requires (as real steps do);
-    it stops (Permanent) in the states named in `stops`."""
-
-    async def step(ctx):
-        if ctx.state in stops:
-            return await stop_here(ctx)
-        spec = ctx.plan.state(ctx.state)
-        if not spec.on:
-            return None
-        event = list(spec.on)[-1]
-        produced = {key: f"{key}-value" for key in ctx.plan.state(spec.on[event]).requires if key not in ctx.data}
-        if "sector_id" in produced:
-            produced["sector_id"] = f"s-t01000-{ctx.thread_index + 1}"
-        return Outcome(event, produced)
-
-    return step
 
 
 def paused_in(tmp_path, machine_file, plan: str, state: str, **registry):

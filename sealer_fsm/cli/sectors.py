@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
 from sealer_fsm.cli._common import CliError, print_json, table_console
 from sealer_fsm.config import ConfigError, load_machine_file
-from sealer_fsm.store import StoreError, TaskStore
+from sealer_fsm.store import StoreError, TaskRecord, TaskStore
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,11 +65,26 @@ def _time(at: float | None) -> str:
     return "-" if at is None else datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _task_json(task: TaskRecord) -> dict[str, Any]:
+    """The `sectors list --json` shape: the task row and the commitments its steps stored."""
+    return {
+        "sector": task.sector,
+        "plan": task.plan,
+        "state": task.state,
+        "thread": task.thread,
+        "paused": task.paused,
+        "last_error": task.last_error,
+        "retry": task.retry,
+        "comm_d": task.data.get("comm_d_cid"),
+        "comm_r": task.data.get("comm_r_cid"),
+    }
+
+
 def _list(args: argparse.Namespace) -> int:
     store = _open_store(args)
     tasks = store.tasks()
     if args.json:
-        print_json([task.to_json() for task in tasks])
+        print_json([_task_json(task) for task in tasks])
         return 0
     table = Table(title_justify="left", title=f"{len(tasks)} tasks")
     for column in ("sector", "plan", "state", "thread", "paused", "retry"):
@@ -76,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
     for column in ("CommD", "CommR", "last error"):
         table.add_column(column, overflow="fold")
     for task in tasks:
-        row = task.to_json()
+        row = _task_json(task)
         comm_r = _short(row["comm_r"])
         if row["comm_r"] and task.data.get("comm_r_simulated"):
             comm_r += " (simulated)"

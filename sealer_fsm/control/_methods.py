@@ -51,7 +51,10 @@ class WorkerMethods:
             "VenusWorker.WorkerResume": Method(self.venus_resume, (INDEX, STATE)),
             "VenusWorker.WorkerVersion": Method(self.version),
             "SealerFsm.Info": Method(self.info),
-            "SealerFsm.Pause": Method(self.pause, (INDEX, Param("now", bool, default=False))),
+            "SealerFsm.Pause": Method(
+                self.pause,
+                (INDEX, Param("now", bool, default=False), Param("reason", str, default=None, nullable=True)),
+            ),
             "SealerFsm.Resume": Method(
                 self.resume,
                 (INDEX, STATE, Param("force", bool, default=False), Param("reason", str, default=None, nullable=True)),
@@ -68,9 +71,9 @@ class WorkerMethods:
     def version(self) -> str:
         return __version__
 
-    def pause(self, index: int, now: bool = False) -> bool:
+    def pause(self, index: int, now: bool = False, reason: str | None = None) -> bool:
         with _refusals_as_rpc_errors():
-            return self._worker.pause(index, now=now)
+            return self._worker.pause(index, now=now, actor="operator", reason=reason)
 
     def venus_resume(self, index: int, state: str | None) -> bool:
         """The reference's resume: False (not an error) when the thread is not waiting for a resume."""

@@ -9,14 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from sealer_fsm.plans._loader import (
-    RESERVED_EVENTS,
     RESERVED_STATES,
     PlanError,
     PlanFault,
     check_plan_text,
     load_plan,
 )
-from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+from sealer_fsm.plans._model import (
+    ABORT_EVENT,
+    ABORT_STATE,
+    RESERVED_EVENTS,
+    SET_STATE_EVENT,
+    STATE_ALIASES,
+    Plan,
+    RetryPolicy,
+    StateSpec,
+)
 
 # The plans this project ships live at the top of the repository, next to the package.
 SHIPPED_PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
@@ -51,6 +59,7 @@ __all__ = [
     "ABORT_STATE",
     "RESERVED_EVENTS",
     "RESERVED_STATES",
+    "SET_STATE_EVENT",
     "SHIPPED_PLANS_DIR",
     "STATE_ALIASES",
     "Plan",

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import yaml
 
-from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+from sealer_fsm.plans._model import (
+    ABORT_STATE,
+    RESERVED_EVENTS,
+    STATE_ALIASES,
+    Plan,
+    RetryPolicy,
+    StateSpec,
+)
 from sealer_fsm.registry import StepRegistry, UnknownStep
 from sealer_fsm.units import parse_duration
 
@@ -23,8 +30,6 @@ _TOP_KEYS = {"plan", "initial", "states", "on_abort", "doc"}
 _STATE_KEYS = {"doc", "stage", "step", "on", "final", "retry", "requires"}
 _RETRY_KEYS = {"max", "interval"}
 RESERVED_STATES = frozenset({ABORT_STATE, *STATE_ALIASES})
-# Events the runtime itself records in task history; a plan cannot redefine them.
-RESERVED_EVENTS = frozenset({ABORT_EVENT, "SetState", "Idle", "Retry", "Resume"})
 # Names that would shadow attributes `transitions` puts on the task model.
 _MODEL_ATTRIBUTES = frozenset({"state", "trigger", "machine", "model"})
 MAX_RETRIES_LIMIT = 1000

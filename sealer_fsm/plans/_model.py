@@ -10,6 +10,10 @@ ABORT_STATE = "Abort"
 # The reference worker spells the abort state "Aborted"; users may type either.
 STATE_ALIASES = {"Aborted": ABORT_STATE}
 ABORT_EVENT = "Abort"
+# The event the runtime records when an operator resumes a task into another state (outside the plan's events).
+SET_STATE_EVENT = "SetState"
+# Events the runtime itself records in task history; a plan cannot declare them.
+RESERVED_EVENTS = frozenset({ABORT_EVENT, SET_STATE_EVENT})
 ABORT_DOC = "the sector did not complete normally; its files are cleaned and the thread takes the next task"
 
 

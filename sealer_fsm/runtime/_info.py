@@ -31,6 +31,11 @@ class ThreadInfo:
     paused: bool
     pause_pending: bool
     task_id: int | None
+    # While paused: who paused the thread ("operator" or another actor named in the request, "worker" for a
+    # failure or a store that cannot write), when (seconds since the epoch), and why.
+    paused_by: str | None = None
+    paused_at: float | None = None
+    pause_reason: str | None = None
 
     def to_worker_info(self) -> dict[str, Any]:
         """The reference's (new) WorkerInfo, snake_case, with our extra fields after its own."""
@@ -52,6 +57,9 @@ class ThreadInfo:
             "retry": self.retry,
             "elapsed": round(self.elapsed, 3),
             "paused": self.paused,
+            "paused_by": self.paused_by,
+            "paused_at": self.paused_at,
+            "pause_reason": self.pause_reason,
         }
 
 

@@ -214,8 +214,10 @@ class Worker:
     def thread(self, index: int) -> ThreadInfo:
         return self._thread(index).info()
 
-    def pause(self, index: int, *, now: bool = False) -> bool:
-        return self._thread(index).pause(now=now)
+    def pause(self, index: int, now: bool = False, actor: str = "operator", reason: str | None = None) -> bool:
+        """Pause thread `index` at its next checkpoint (with `now`, cancel its running step too); who asked and why
+        are kept with the task and shown while it is paused. False when it is paused or a pause is pending."""
+        return self._thread(index).pause(now=now, actor=actor, reason=reason)
 
     def resume(
         self,
