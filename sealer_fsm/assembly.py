@@ -12,7 +12,8 @@ from sealer_fsm.config import MachineConfig
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
-from sealer_fsm.runtime import Clock, Worker
+from sealer_fsm.proofs import configure_threads
+from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
 
 
@@ -34,16 +35,17 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
 def build_worker(
     config: MachineConfig, *, clock: Clock | None = None, manager_calls: CallObserver | None = None
 ) -> Worker:
-    """A worker with the built-in steps, the sector manager in `services["manager"]` and the stores in
-    `services["stores"]`; the manager hears of every state change, and `manager_calls` of every step's call."""
+    """A worker with the built-in steps, the sector manager and the attached stores; the manager hears of every
+    state change, and `manager_calls` of every step's call. The proofs thread budget follows `[proofs]`."""
+    configure_threads(config.proofs.threads)
     manager = build_manager(config, now=None if clock is None else clock.now)
     worker = Worker(
         config,
         builtin_registry(),
-        services={
-            "manager": manager if manager_calls is None else MeteredManager(manager, manager_calls),
-            "stores": attached_stores(config),
-        },
+        services=Services(
+            manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
+            stores=attached_stores(config),
+        ),
         clock=clock,
     )
     worker.add_listener(StateReporter(manager))

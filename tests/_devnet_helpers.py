@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm.config import DevnetConfig, SealingConfig
+from sealer_fsm.proofs import CancelToken
 
 
 class MovableClock:
@@ -45,6 +46,15 @@ class FakeContext:
         self.log = logging.getLogger("test.step")
         self.thread_index = 0
         self.slept: list[float] = []
+        self.cancel_token = CancelToken()
+
+    @property
+    def manager(self) -> Any:
+        return self.services["manager"]
+
+    @property
+    def stores(self) -> dict[str, Path]:
+        return self.services.get("stores", {})
 
     @property
     def sector(self) -> str | None:
@@ -61,8 +71,8 @@ class FakeContext:
         self.slept.append(seconds)
         await asyncio.sleep(0)
 
-    async def run_blocking(self, function: Any, *args: Any) -> Any:
-        return function(*args)
+    async def run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
 
 
 def devnet_machine(tmp_path: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "") -> Path:

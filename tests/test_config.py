@@ -72,6 +72,8 @@ def test_defaults_follow_the_reference_and_threads_override_them(tmp_path):
         ("", "no [[sealing_thread]] defined"),
         ('[[sealing_thread]]\nlocation = "a"\nsealing = {max_retries = -1}\n', "must not be negative"),
         ('[[sealing_thread]]\nlocation = "a"\n[sector_manager]\nkind = "lotus"\n', "unknown kind 'lotus'"),
+        ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nthreads = 0\n', "[proofs] threads: must be from 1 to 256, got 0"),
+        ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nthreads = 999\n', "[proofs] threads: must be from 1 to 256"),
         ("[[sealing_thread]\n", "TOML syntax error"),
     ],
 )

@@ -89,7 +89,7 @@ def test_both_plans_take_every_transition_and_comm_d_is_independently_right(tmp_
         assert task.data["comm_d"] == comm_d_from_pieces(pieces, 2048).hex(), task.sector
         if not deals:
             assert task.data["comm_d"] == zero_commitment(2048).hex()
-    assert not [s for s in worker.services["manager"].submissions() if s["result"] == "MISMATCHED_SUBMISSION"]
+    assert not [s for s in worker.services.manager.submissions() if s["result"] == "MISMATCHED_SUBMISSION"]
 
 
 class ExpireTickets(WorkerListener):
@@ -152,6 +152,6 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
     assert closed[1].state == ABORT_STATE
     leftovers = [path for path in Path(aborted.location, "data").rglob("*") if aborted.sector in path.name]
     assert leftovers == []
-    record = worker.services["manager"].sector_record(SectorId.parse(aborted.sector))
+    record = worker.services.manager.sector_record(SectorId.parse(aborted.sector))
     assert record["status"] == "aborted"
     assert record["abort_reason"] == "aborted by operator from PC2Done: ticket expired, sector dropped"

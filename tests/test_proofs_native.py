@@ -124,12 +124,15 @@ def test_large_tree_root_matches_the_reference_chunk_by_chunk(native_backend: st
 def test_c_refuses_bad_chunk_arguments() -> None:
     from sealer_fsm.proofs import _native
 
+    flag = bytearray(1)
     with pytest.raises(ValueError, match="power of two of at least 128 bytes, got 192"):
-        _native.subtree_root_of_buffer(bytes(200), 0, 192, True, 1)
+        _native.subtree_root_of_buffer(bytes(200), 0, 192, True, 1, flag)
     with pytest.raises(ValueError, match="threads must be between 1 and 256, got 0"):
-        _native.subtree_root_of_buffer(bytes(200), 0, 128, True, 0)
+        _native.subtree_root_of_buffer(bytes(200), 0, 128, True, 0, flag)
+    with pytest.raises(ValueError, match="cancel flag must be a buffer of at least one byte"):
+        _native.subtree_root_of_buffer(bytes(200), 0, 128, True, 1, bytearray())
     with pytest.raises(OSError):
-        _native.subtree_root_of_fd(-1, 100, 0, 128, True, 1)
+        _native.subtree_root_of_fd(-1, 100, 0, 128, True, 1, flag)
 
 
 def test_a_sparse_1gib_file_is_hashed_in_bounded_memory(tmp_path) -> None:

@@ -1,7 +1,7 @@
 """The machine file: one TOML file per sealing host, with the reference worker's sections and defaults.
 
 Sections: `[worker]`, `[sealing]` (defaults for every thread), `[[sealing_thread]]` (one per thread, with its
-own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]` and `[metrics]`.
+own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]`, `[metrics]` and `[proofs]`.
 Every relative path in the file is relative to the worker's home directory.
 """
 
@@ -14,6 +14,8 @@ from typing import Any
 
 from sealer_fsm.config._schema import TOP_LEVEL, ConfigError, Duration, Rate, Size, read_section
 from sealer_fsm.plans import PlanError, resolve_plan_path
+
+MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ProofsConfig:
+    """How the proving computations run on this host."""
+
+    # Threads the multi-threaded C work of the whole worker may run at once (every sealing thread shares
+    # them); unset: every core this process may use.
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
 class _MachineFile:
     worker: WorkerSection = field(default_factory=WorkerSection)
     sealing: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +123,7 @@ class _MachineFile:
     attached: list[AttachedStore] = field(default_factory=list)
     sector_manager: SectorManagerConfig = field(default_factory=SectorManagerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    proofs: ProofsConfig = field(default_factory=ProofsConfig)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ class MachineConfig:
     attached: list[AttachedStore]
     sector_manager: SectorManagerConfig
     metrics: MetricsConfig
+    proofs: ProofsConfig
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the machine file, relative to the worker's home."""
@@ -178,6 +191,7 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
     _check_attached(machine.attached)
     _check_manager(machine.sector_manager)
+    _check_proofs(machine.proofs)
     return MachineConfig(
         path=path,
         name=name,
@@ -188,6 +202,7 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         attached=machine.attached,
         sector_manager=machine.sector_manager,
         metrics=machine.metrics,
+        proofs=machine.proofs,
     )
 
 
@@ -208,3 +223,8 @@ def _check_manager(manager: SectorManagerConfig) -> None:
         raise ConfigError(
             f"[sector_manager.devnet] sector_size: must be a power of two of at least 256 bytes, got {size}"
         )
+
+
+def _check_proofs(proofs: ProofsConfig) -> None:
+    if proofs.threads is not None and not 1 <= proofs.threads <= MAX_PROOF_THREADS:
+        raise ConfigError(f"[proofs] threads: must be from 1 to {MAX_PROOF_THREADS}, got {proofs.threads}")

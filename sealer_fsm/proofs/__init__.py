@@ -6,6 +6,8 @@ See docs/proofs.md.
 """
 
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
+from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
+from sealer_fsm.proofs._cancel import Cancelled, CancelToken
 from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
@@ -26,6 +28,8 @@ from sealer_fsm.proofs._tree import (
 )
 
 __all__ = [
+    "CancelToken",
+    "Cancelled",
     "PieceCommitment",
     "Progress",
     "available_backends",
@@ -34,9 +38,11 @@ __all__ = [
     "comm_d_from_pieces",
     "commp_bytes",
     "commp_file",
+    "configure_threads",
     "fr32_pad",
     "fr32_unpad",
     "hash_node",
+    "hashing_threads",
     "is_piece_size",
     "native_available",
     "padded_size",
@@ -49,6 +55,7 @@ __all__ = [
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
+    "usable_cores",
     "use_backend",
     "zero_commitment",
 ]

@@ -7,10 +7,13 @@ warning says so once per process.
 
 from __future__ import annotations
 
-import os
+import errno
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sealer_fsm.proofs import _reference
+from sealer_fsm.proofs._cancel import Cancelled, CancelToken, flag_of
 
 try:
     from sealer_fsm.proofs import _native
@@ -58,11 +61,6 @@ def use_backend(name: str = "best") -> None:
         _native.select(_native.available()[0] if name in ("best", "python") else name)
 
 
-def default_threads() -> int:
-    """The cores this process may run on: large inputs are hashed on all of them."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def chunk_size() -> int:
     """Padded bytes to hand the backend per call: large for C (threads), small for Python (memory)."""
     return _PYTHON_CHUNK if backend() == "python" else _NATIVE_CHUNK
@@ -76,16 +74,33 @@ def fr32_unpad(data: bytes) -> bytes:
     return _reference.fr32_unpad(data) if _python() else _native.fr32_unpad(data)
 
 
-def subtree_root_of_buffer(data: bytes, offset: int, padded_len: int, fr32: bool, threads: int) -> bytes:
+def subtree_root_of_buffer(
+    data: bytes, offset: int, padded_len: int, fr32: bool, threads: int, cancel: CancelToken | None = None
+) -> bytes:
     if _python():
         return _reference.subtree_root_of_buffer(data, offset, padded_len, fr32)
-    return _native.subtree_root_of_buffer(data, offset, padded_len, fr32, threads)
+    with _cancellable():
+        return _native.subtree_root_of_buffer(data, offset, padded_len, fr32, threads, flag_of(cancel))
 
 
-def subtree_root_of_fd(fd: int, data_end: int, offset: int, padded_len: int, fr32: bool, threads: int) -> bytes:
+def subtree_root_of_fd(
+    fd: int, data_end: int, offset: int, padded_len: int, fr32: bool, threads: int, cancel: CancelToken | None = None
+) -> bytes:
     if _python():
         return _reference.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32)
-    return _native.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads)
+    with _cancellable():
+        return _native.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads, flag_of(cancel))
+
+
+@contextmanager
+def _cancellable() -> Iterator[None]:
+    """Turns the C code's OSError(ECANCELED) into Cancelled."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno == errno.ECANCELED:
+            raise Cancelled("hashing cancelled") from None
+        raise
 
 
 def _python() -> bool:

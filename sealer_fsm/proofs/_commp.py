@@ -10,9 +10,11 @@ import os
 from dataclasses import dataclass
 
 from sealer_fsm.proofs import _backend
+from sealer_fsm.proofs._budget import hashing_threads
+from sealer_fsm.proofs._cancel import CancelToken
 from sealer_fsm.proofs._cid import piece_cid_v1, piece_cid_v2
 from sealer_fsm.proofs._sizes import piece_size_for_payload
-from sealer_fsm.proofs._tree import Progress, resolve_threads, root_of_chunks
+from sealer_fsm.proofs._tree import Progress, check_threads, root_of_chunks
 
 
 @dataclass(frozen=True)
@@ -34,36 +36,41 @@ class PieceCommitment:
         return piece_cid_v2(self.comm, self.payload_size, self.piece_size)
 
 
-def commp_bytes(data: bytes, threads: int | None = None) -> PieceCommitment:
+def commp_bytes(data: bytes, threads: int | None = None, cancel: CancelToken | None = None) -> PieceCommitment:
     """CommP of a payload held in memory."""
-    workers = resolve_threads(threads)
     piece_size = piece_size_for_payload(len(data))
-    comm = root_of_chunks(
-        piece_size,
-        len(data),
-        lambda offset, length: _backend.subtree_root_of_buffer(data, offset, length, True, workers),
-        fr32=True,
-    )
+    with hashing_threads(check_threads(threads), cancel) as workers:
+        comm = root_of_chunks(
+            piece_size,
+            len(data),
+            lambda offset, length: _backend.subtree_root_of_buffer(data, offset, length, True, workers, cancel),
+            fr32=True,
+            cancel=cancel,
+        )
     return PieceCommitment(comm, len(data), piece_size)
 
 
 def commp_file(
-    path: str | os.PathLike[str], progress: Progress | None = None, threads: int | None = None
+    path: str | os.PathLike[str],
+    progress: Progress | None = None,
+    threads: int | None = None,
+    cancel: CancelToken | None = None,
 ) -> PieceCommitment:
     """CommP of a payload file, streamed in bounded memory; `progress(done, total)` counts file bytes.
 
-    `threads` defaults to every core this process may use; pass 1 to keep to one core.
+    `threads` are borrowed from the process-wide hashing budget (default: all it has free); pass 1 to keep
+    to one core.
     """
-    workers = resolve_threads(threads)
-    with open(path, "rb") as file:
+    with open(path, "rb") as file, hashing_threads(check_threads(threads), cancel) as workers:
         fd = file.fileno()
         size = os.fstat(fd).st_size
         piece_size = piece_size_for_payload(size)
         comm = root_of_chunks(
             piece_size,
             size,
-            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, True, workers),
+            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, True, workers, cancel),
             fr32=True,
             progress=progress,
+            cancel=cancel,
         )
     return PieceCommitment(comm, size, piece_size)

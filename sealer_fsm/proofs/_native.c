@@ -90,7 +90,8 @@ typedef struct {
     size_t part_padded, part_input, parts;
     uint8_t *roots; /* parts × NODE */
     size_t next_part;
-    int error; /* errno of a failed read or allocation, 0 if none */
+    const volatile uint8_t *cancel; /* the caller's CancelToken flag: non-zero asks the workers to stop */
+    int error; /* errno of a failed read or allocation (ECANCELED when cancelled), 0 if none */
 } chunk_job;
 
 /* Copy input bytes [offset, offset+length) into `out`, zero-filling what lies past data_end. */
@@ -147,6 +148,10 @@ static void *chunk_worker(void *arg) {
     uint8_t *padded = malloc(job->part_padded);
     int error = (padded == NULL || (job->fr32 && input == NULL)) ? ENOMEM : 0;
     while (!error && !__atomic_load_n(&job->error, __ATOMIC_RELAXED)) {
+        if (*job->cancel) {
+            error = ECANCELED;
+            break;
+        }
         size_t part = __atomic_fetch_add(&job->next_part, 1, __ATOMIC_RELAXED);
         if (part >= job->parts) break;
         error = part_root(job, part, input, padded, job->roots + NODE * part);
@@ -209,28 +214,45 @@ static PyObject *finish_chunk(chunk_job *job, unsigned long long padded_len, int
     return PyBytes_FromStringAndSize((const char *)root, NODE);
 }
 
+/* The cancel flag is a writable one-byte buffer (a CancelToken's `flag`); it stays valid for the call. */
+static int check_cancel_flag(const Py_buffer *cancel) {
+    if (cancel->len < 1) {
+        PyErr_SetString(PyExc_ValueError, "the cancel flag must be a buffer of at least one byte");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *subtree_root_of_buffer(PyObject *self, PyObject *args) {
-    Py_buffer data;
+    Py_buffer data, cancel;
     unsigned long long offset, padded_len;
     int fr32, threads;
-    if (!PyArg_ParseTuple(args, "y*KKpi", &data, &offset, &padded_len, &fr32, &threads)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*KKpiw*", &data, &offset, &padded_len, &fr32, &threads, &cancel)) return NULL;
     PyObject *result = NULL;
-    if (check_chunk_args(padded_len, fr32, threads) == 0) {
+    if (check_chunk_args(padded_len, fr32, threads) == 0 && check_cancel_flag(&cancel) == 0) {
         chunk_job job = {.buffer = data.buf, .fd = -1, .data_end = (uint64_t)data.len, .offset = offset,
-                         .fr32 = fr32, .hash = hash_pairs};
+                         .fr32 = fr32, .hash = hash_pairs, .cancel = cancel.buf};
         result = finish_chunk(&job, padded_len, threads);
     }
     PyBuffer_Release(&data);
+    PyBuffer_Release(&cancel);
     return result;
 }
 
 static PyObject *subtree_root_of_fd(PyObject *self, PyObject *args) {
     int fd, fr32, threads;
     unsigned long long data_end, offset, padded_len;
-    if (!PyArg_ParseTuple(args, "iKKKpi", &fd, &data_end, &offset, &padded_len, &fr32, &threads)) return NULL;
-    if (check_chunk_args(padded_len, fr32, threads) < 0) return NULL;
-    chunk_job job = {.fd = fd, .data_end = data_end, .offset = offset, .fr32 = fr32, .hash = hash_pairs};
-    return finish_chunk(&job, padded_len, threads);
+    Py_buffer cancel;
+    if (!PyArg_ParseTuple(args, "iKKKpiw*", &fd, &data_end, &offset, &padded_len, &fr32, &threads, &cancel))
+        return NULL;
+    PyObject *result = NULL;
+    if (check_chunk_args(padded_len, fr32, threads) == 0 && check_cancel_flag(&cancel) == 0) {
+        chunk_job job = {.fd = fd, .data_end = data_end, .offset = offset, .fr32 = fr32, .hash = hash_pairs,
+                         .cancel = cancel.buf};
+        result = finish_chunk(&job, padded_len, threads);
+    }
+    PyBuffer_Release(&cancel);
+    return result;
 }
 
 typedef void (*block_fn)(uint8_t *out, const uint8_t *in, size_t blocks);
@@ -283,9 +305,11 @@ static PyMethodDef methods[] = {
     {"fr32_pad", fr32_pad, METH_VARARGS, "fr32_pad(data) -> bytes: pad whole 127-byte blocks to 128 bytes."},
     {"fr32_unpad", fr32_unpad, METH_VARARGS, "fr32_unpad(data) -> bytes: undo fr32_pad on whole 128-byte blocks."},
     {"subtree_root_of_buffer", subtree_root_of_buffer, METH_VARARGS,
-     "subtree_root_of_buffer(data, offset, padded_len, fr32, threads) -> bytes: root of one chunk of a buffer."},
+     "subtree_root_of_buffer(data, offset, padded_len, fr32, threads, cancel) -> bytes: root of one chunk of a "
+     "buffer; OSError(ECANCELED) once the one-byte buffer `cancel` is set."},
     {"subtree_root_of_fd", subtree_root_of_fd, METH_VARARGS,
-     "subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads) -> bytes: root of one chunk of a file."},
+     "subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads, cancel) -> bytes: root of one chunk of "
+     "a file; OSError(ECANCELED) once the one-byte buffer `cancel` is set."},
     {"available", available, METH_NOARGS, "available() -> tuple[str, ...]: C backends this CPU runs, fastest first."},
     {"current", current, METH_NOARGS, "current() -> str: the backend in use."},
     {"select", select_backend, METH_VARARGS, "select(name): use one of available()."},

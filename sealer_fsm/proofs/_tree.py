@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from sealer_fsm.proofs import _backend
+from sealer_fsm.proofs._budget import hashing_threads
+from sealer_fsm.proofs._cancel import CancelToken
 from sealer_fsm.proofs._reference import NODE_SIZE, hash_node
 from sealer_fsm.proofs._sizes import check_piece_size
 
@@ -22,34 +24,40 @@ Progress = Callable[[int, int], None]
 _MAX_TREE_HEIGHT = 50  # 32 B · 2^50 = 32 PiB: far beyond any sector, keeps the zero table finite
 
 
-def tree_root(padded: bytes, threads: int | None = None) -> bytes:
-    """Root over already Fr32-padded bytes whose length is a power-of-two number of 32-byte leaves."""
+def tree_root(padded: bytes, threads: int | None = None, cancel: CancelToken | None = None) -> bytes:
+    """Root over already Fr32-padded bytes whose length is a power-of-two number of 32-byte leaves.
+
+    `threads` (default: all the process-wide budget has free) are borrowed from the hashing budget."""
     size = _check_tree_size(len(padded), "tree_root input")
-    workers = resolve_threads(threads)
-    return root_of_chunks(
-        size,
-        size,
-        lambda offset, length: _backend.subtree_root_of_buffer(padded, offset, length, False, workers),
-    )
+    with hashing_threads(check_threads(threads), cancel) as workers:
+        return root_of_chunks(
+            size,
+            size,
+            lambda offset, length: _backend.subtree_root_of_buffer(padded, offset, length, False, workers, cancel),
+            cancel=cancel,
+        )
 
 
 def tree_root_of_file(
-    path: str | os.PathLike[str], threads: int | None = None, progress: Progress | None = None
+    path: str | os.PathLike[str],
+    threads: int | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
 ) -> bytes:
     """Root over a file that is already Fr32-padded, such as a staged sector: that root is the sector's CommD.
 
     The file is streamed (bounded memory); its size must be a power-of-two number of 32-byte leaves.
     """
-    workers = resolve_threads(threads)
-    with open(path, "rb") as file:
+    with open(path, "rb") as file, hashing_threads(check_threads(threads), cancel) as workers:
         size = os.fstat(file.fileno()).st_size
         _check_tree_size(size, f"size of {os.fspath(path)}")
         fd = file.fileno()
         return root_of_chunks(
             size,
             size,
-            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, False, workers),
+            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, False, workers, cancel),
             progress=progress,
+            cancel=cancel,
         )
 
 
@@ -102,6 +110,7 @@ def root_of_chunks(
     *,
     fr32: bool = False,
     progress: Progress | None = None,
+    cancel: CancelToken | None = None,
 ) -> bytes:
     """Fold the roots of the piece's chunks; `subtree(input_offset, padded_len)` hashes one chunk."""
     chunk = min(piece_size, _backend.chunk_size())
@@ -112,6 +121,8 @@ def root_of_chunks(
         if offset >= input_size:
             roots.append(zero_commitment(chunk))
             continue
+        if cancel is not None:
+            cancel.check("hashing")
         roots.append(subtree(offset, chunk))
         if progress is not None:
             progress(min(offset + input_per_chunk, input_size), input_size)
@@ -131,10 +142,9 @@ def _check_comm(comm: bytes, what: str) -> None:
         raise ValueError(f"{what}: a commitment is 32 bytes, got {comm!r}")
 
 
-def resolve_threads(threads: int | None) -> int:
-    if threads is None:
-        return _backend.default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+def check_threads(threads: int | None) -> int | None:
+    """`threads` as given by a caller: None (whatever the budget has free) or a positive integer."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     return threads
 

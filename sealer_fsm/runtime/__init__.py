@@ -5,7 +5,7 @@ use `Worker`'s public methods and `ThreadInfo`.
 """
 
 from sealer_fsm.runtime._clock import Clock, SystemClock
-from sealer_fsm.runtime._context import IDLE, Outcome, StepContext
+from sealer_fsm.runtime._context import IDLE, Outcome, Services, StepContext, StepResult
 from sealer_fsm.runtime._failures import (
     AbortTask,
     Critical,
@@ -39,9 +39,11 @@ __all__ = [
     "NotPaused",
     "Outcome",
     "Permanent",
+    "Services",
     "StateRefused",
     "StepContext",
     "StepFailure",
+    "StepResult",
     "SystemClock",
     "Temporary",
     "ThreadInfo",

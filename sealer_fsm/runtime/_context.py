@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sealer_fsm.manager import SectorManager
+from sealer_fsm.proofs import CancelToken
 from sealer_fsm.runtime._failures import AbortTask, Interrupted
 
 if TYPE_CHECKING:
@@ -47,6 +49,15 @@ IDLE = _Idle()
 StepResult = str | Outcome | _Idle
 
 
+@dataclass(frozen=True)
+class Services:
+    """What the worker was built with and every step may use: the sector manager and the attached stores."""
+
+    manager: SectorManager
+    # Writable persist stores ([[attached]]) by name: the directories the manager's store names map to here.
+    stores: Mapping[str, Path] = field(default_factory=dict)
+
+
 class StepContext:
     def __init__(self, thread: SealingThread, plan: Plan, state: str, data: dict[str, Any]) -> None:
         self._thread = thread
@@ -54,6 +65,9 @@ class StepContext:
         self.state = state
         self.data: Mapping[str, Any] = MappingProxyType(dict(data))
         self.log = logging.getLogger(f"sealer_fsm.thread.{thread.index}")
+        # Set by the runtime when the step is cancelled (pause --now, drain timeout); long computations the
+        # step runs with `run_blocking` take it as `cancel=` and stop between chunks.
+        self.cancel_token = CancelToken()
 
     @property
     def thread_index(self) -> int:
@@ -73,9 +87,18 @@ class StepContext:
         return self._thread.config.sealing
 
     @property
-    def services(self) -> Mapping[str, Any]:
-        """Shared services the worker was built with (the sector manager, attached stores, ...)."""
+    def services(self) -> Services:
         return self._thread.worker.services
+
+    @property
+    def manager(self) -> SectorManager:
+        """The sector manager, whichever implementation answers (devnet, RPC client)."""
+        return self._thread.worker.services.manager
+
+    @property
+    def stores(self) -> Mapping[str, Path]:
+        """The writable attached persist stores, by name."""
+        return self._thread.worker.services.stores
 
     def now(self) -> float:
         return self._thread.worker.clock.now()
@@ -103,9 +126,11 @@ class StepContext:
         await self._thread.wait_interruptibly(seconds)
         self.checkpoint()
 
-    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
-        """Run CPU- or IO-heavy work in a worker thread so the other sealing threads keep going."""
-        return await asyncio.to_thread(function, *args)
+    async def run_blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run CPU- or IO-heavy work in a worker thread so the other sealing threads keep going.
+
+        Long computations should take `cancel=ctx.cancel_token`, so that cancelling the step stops them."""
+        return await asyncio.to_thread(function, *args, **kwargs)
 
     @asynccontextmanager
     async def waiting(self) -> AsyncIterator[None]:

@@ -256,6 +256,7 @@ class SealingThread:
         try:
             return await self._step
         except asyncio.CancelledError:
+            context.cancel_token.cancel()  # stops the step's blocking computations between chunks
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise

@@ -10,7 +10,6 @@ import asyncio
 import fcntl
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,6 +17,7 @@ from sealer_fsm.config import MachineConfig
 from sealer_fsm.plans import Plan, PlanError, load_plan
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
+from sealer_fsm.runtime._context import Services
 from sealer_fsm.runtime._info import ThreadInfo, ThreadNotFound
 from sealer_fsm.runtime._thread import SealingThread
 from sealer_fsm.store import HistoryEntry, TaskRecord, TaskStore
@@ -94,13 +94,13 @@ class Worker:
         config: MachineConfig,
         registry: StepRegistry,
         *,
-        services: Mapping[str, Any] | None = None,
+        services: Services | None = None,
         clock: Clock | None = None,
         store: TaskStore | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
-        self.services: Mapping[str, Any] = services or {}
+        self._services = services
         self.clock: Clock = clock or SystemClock()
         self.draining = False
         self._listeners: list[WorkerListener] = []
@@ -114,6 +114,14 @@ class Worker:
         self.store = store or TaskStore.in_home(config.home)
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
         self._drained = asyncio.Event()
+
+    @property
+    def services(self) -> Services:
+        """The sector manager and stores steps use; a worker built without them (tests of the runtime alone,
+        with scripted steps) has none to give."""
+        if self._services is None:
+            raise RuntimeError("this worker was built without services (no sector manager, no stores)")
+        return self._services
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 

@@ -14,17 +14,14 @@ from typing import TypeVar
 
 from sealer_fsm.config import SealingConfig
 from sealer_fsm.manager import ManagerError, SectorId, SectorManager
-from sealer_fsm.runtime import IDLE, Outcome, Permanent, StepContext, Temporary
+from sealer_fsm.runtime import Permanent, StepContext, Temporary
 from sealer_fsm.units import parse_size
 
 T = TypeVar("T")
 
-# What a step returns: an event name, an event with task data, or IDLE (the runtime does not export this alias).
-StepResult = str | Outcome | type(IDLE)
-
 
 def manager(ctx: StepContext) -> SectorManager:
-    return ctx.services["manager"]
+    return ctx.manager
 
 
 def sector_id(ctx: StepContext) -> SectorId:
@@ -45,7 +42,7 @@ def allowed_sizes(sealing: SealingConfig) -> list[int] | None:
 
 def store_path(ctx: StepContext, name: str) -> Path:
     """The local directory of the attached store the manager named; unknown to this worker is Permanent."""
-    stores = ctx.services.get("stores", {})
+    stores = ctx.stores
     if name not in stores:
         known = ", ".join(sorted(stores)) or "none"
         raise Permanent(

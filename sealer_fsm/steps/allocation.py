@@ -6,8 +6,8 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from sealer_fsm.manager import ManagerError
-from sealer_fsm.runtime import IDLE, AbortTask, Outcome, StepContext
-from sealer_fsm.steps._common import SectorFiles, StepResult, allowed_sizes, call, manager, sector_id
+from sealer_fsm.runtime import IDLE, AbortTask, Outcome, StepContext, StepResult
+from sealer_fsm.steps._common import SectorFiles, allowed_sizes, call, manager, sector_id
 
 T = TypeVar("T")
 

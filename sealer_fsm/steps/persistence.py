@@ -7,10 +7,9 @@ crash (or after a RePersist) is safe.
 from __future__ import annotations
 
 from sealer_fsm.manager import StoreInfo
-from sealer_fsm.runtime import Outcome, Permanent, StepContext
+from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
-    StepResult,
     call,
     copy_file_atomically,
     copy_tree_atomically,

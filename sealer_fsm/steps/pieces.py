@@ -23,8 +23,8 @@ from sealer_fsm.proofs import (
     unpadded_size,
     zero_commitment,
 )
-from sealer_fsm.runtime import Outcome, Permanent, StepContext
-from sealer_fsm.steps._common import SectorFiles, StepResult, call, manager
+from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
+from sealer_fsm.steps._common import SectorFiles, call, manager
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ async def build_tree_d(ctx: StepContext) -> StepResult:
     if not files.unsealed.is_file():
         stage_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "add_pieces"), "?")
         raise Permanent(f"the staged file {files.unsealed} is missing; resume the thread into {stage_state}")
-    comm_d = await ctx.run_blocking(tree_root_of_file, files.unsealed)
+    comm_d = await ctx.run_blocking(tree_root_of_file, files.unsealed, cancel=ctx.cancel_token)
     expected = pieces_comm_d(ctx.require("pieces"), ctx.require("sector_size"))
     if comm_d != expected:
         raise Permanent(f"TreeD root {comm_d.hex()} differs from the CommD of the sector's pieces {expected.hex()}")

@@ -14,10 +14,9 @@ from sealer_fsm import simulated
 from sealer_fsm.manager import Randomness
 from sealer_fsm.proofs import sealed_cid
 from sealer_fsm.registry import simulated_step
-from sealer_fsm.runtime import Outcome, StepContext
+from sealer_fsm.runtime import Outcome, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
-    StepResult,
     call,
     copy_file_atomically,
     manager,

@@ -9,10 +9,9 @@ from __future__ import annotations
 from sealer_fsm import simulated
 from sealer_fsm.proofs import sealed_cid
 from sealer_fsm.registry import simulated_step
-from sealer_fsm.runtime import Outcome, Permanent, StepContext
+from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
-    StepResult,
     call,
     copy_file_atomically,
     copy_tree_atomically,

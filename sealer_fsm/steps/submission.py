@@ -18,8 +18,8 @@ from sealer_fsm.manager import (
     SubmitReply,
     SubmitResult,
 )
-from sealer_fsm.runtime import AbortTask, Outcome, Permanent, StepContext, Temporary
-from sealer_fsm.steps._common import StepResult, call, manager, sector_id
+from sealer_fsm.runtime import AbortTask, Outcome, Permanent, StepContext, StepResult, Temporary
+from sealer_fsm.steps._common import call, manager, sector_id
 
 
 def _check_submitted(what: str, reply: SubmitReply) -> None:
