@@ -12,7 +12,7 @@ from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager import Randomness
-from sealer_fsm.proofs import sealed_cid
+from sealer_fsm.proofs import replica_id, sealed_cid
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, StepContext, StepResult
 from sealer_fsm.steps._common import (
@@ -34,7 +34,7 @@ async def assign_ticket(ctx: StepContext) -> StepResult:
 def replica_id_of(data: Any) -> bytes:
     """The replica id from task data: prover, sector number, ticket, CommD and proof type."""
     ticket = Randomness.from_json(data["ticket"])
-    return simulated.replica_id(
+    return replica_id(
         data["miner"], data["number"], ticket.value, bytes.fromhex(data["comm_d"]), data["proof_type"]
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager._types import SEAL_PROOF_TYPES, Deal, PreCommitInfo, SnapupProof
-from sealer_fsm.proofs import comm_d_from_pieces, parse_piece_cid
+from sealer_fsm.proofs import comm_d_from_pieces, parse_piece_cid, replica_id
 
 
 def expected_comm_d(deals: list[Deal], sector_size: int) -> bytes:
@@ -21,7 +21,7 @@ def expected_comm_d(deals: list[Deal], sector_size: int) -> bytes:
 
 def _replica_id(row: Any, comm_d: bytes) -> bytes:
     proof_type = SEAL_PROOF_TYPES.get(row["sector_size"], 0)
-    return simulated.replica_id(row["miner"], row["number"], bytes.fromhex(row["ticket"]), comm_d, proof_type)
+    return replica_id(row["miner"], row["number"], bytes.fromhex(row["ticket"]), comm_d, proof_type)
 
 
 def precommit_fault(row: Any, deals: list[Deal], info: PreCommitInfo) -> str | None:
