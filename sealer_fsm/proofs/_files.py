@@ -8,13 +8,19 @@ name, and the next attempt starts by replacing the temporary one.
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from sealer_fsm.proofs._cancel import Cancelled, CancelToken
+
 T = TypeVar("T")
+_LOCK_POLL_SECONDS = 0.05
 
 
 def write_mapped(path: Path, size: int, fill: Callable[[mmap.mmap], T], what: str) -> T:
@@ -47,3 +53,26 @@ def sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+@contextmanager
+def exclusive_lock(path: Path, cancel: CancelToken | None, what: str) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing) for the block, so that one thread or process at
+    a time writes what it guards. Waits for another holder, polling so that `cancel` can interrupt."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write in the {what} folder {path.parent}: {error.strerror}") from error
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled(f"waiting for another writer of the {what} folder {path.parent}") from None
+                time.sleep(_LOCK_POLL_SECONDS)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

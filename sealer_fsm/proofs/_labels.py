@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sealer_fsm.proofs import _sdr_reference as reference
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken, flag_of
-from sealer_fsm.proofs._files import sync_folder, write_mapped
+from sealer_fsm.proofs._files import exclusive_lock, sync_folder, write_mapped
 from sealer_fsm.proofs._parent_cache import ParentCache, parent_table
 from sealer_fsm.proofs._seal_proofs import API_VERSIONS
 
@@ -32,6 +32,7 @@ except ImportError:  # the SDR extension was not built: labels come from the Pyt
 
 LABEL_BYTES = 32
 MARKER = "sdr-labels.json"
+LOCK = "sdr-labels.lock"  # held while a process writes the folder's layers
 _LAYER_NAME = "sc-02-data-layer-{}.dat"
 _MAX_NODES = 1 << 31
 
@@ -104,7 +105,8 @@ def label_layers(
             assert previous is not None
             return LabelRun(bytes(previous[-LABEL_BYTES:]), layers, time.monotonic() - started)
         job = _Job(bytes(replica_id), bytes(porep_id), nodes, api_version)
-        last_label, computed = _label_files(Path(out_dir), job, layers, parents, cancel)
+        with exclusive_lock(Path(out_dir) / LOCK, cancel, "SDR layer"):
+            last_label, computed = _label_files(Path(out_dir), job, layers, parents, cancel)
         return LabelRun(last_label, computed, time.monotonic() - started)
 
 

@@ -10,7 +10,6 @@ publishes for it (`parent_cache.json`), where one exists: a cache whose digest i
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import mmap
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from sealer_fsm.proofs import _sdr_reference as graph_seeds
 from sealer_fsm.proofs._budget import hashing_threads
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken, flag_of
-from sealer_fsm.proofs._files import write_mapped
+from sealer_fsm.proofs._files import exclusive_lock, write_mapped
 from sealer_fsm.proofs._seal_proofs import SealProof, seal_proof
 from sealer_fsm.units import format_size
 
@@ -36,7 +35,6 @@ VERSION = 28  # rust-fil-proofs' parameter_cache::VERSION, part of every cache f
 ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
 REFERENCE_FOLDER = Path("/var/tmp/filecoin-parents")
 ENTRY_BYTES = 4 * graph_seeds.DEGREE
-_LOCK_POLL_SECONDS = 0.05
 
 # storage-proofs-porep/parent_cache.json: file stem → SHA-256 of the whole file (proof ids 0-4 and 5-9).
 PUBLISHED_DIGESTS = {
@@ -166,7 +164,7 @@ def open_parent_cache(
     path = folder / parent_cache_name(proof.porep_id, proof.nodes)
     started = time.monotonic()
     if regenerate or not path.exists():
-        with _generation_lock(folder, path, cancel):
+        with exclusive_lock(path.with_name(path.name + ".lock"), cancel, "parent cache"):
             if regenerate or not path.exists():  # another thread or process may have generated it meanwhile
                 _generate(path, proof, threads, cancel)
                 return _open(path, proof, generated_in=time.monotonic() - started)
@@ -226,35 +224,6 @@ def _file_digest(path: Path, data: mmap.mmap | bytearray) -> str:
         known = hashlib.sha256(data).hexdigest()
         _remember_digest(path, known)
     return known
-
-
-class _generation_lock:
-    """An exclusive flock on `<cache>.lock` in the cache folder; polls so that `cancel` can interrupt."""
-
-    def __init__(self, folder: Path, path: Path, cancel: CancelToken | None) -> None:
-        self.folder, self.lock_path, self.cancel = folder, path.with_name(path.name + ".lock"), cancel
-        self.descriptor = -1
-
-    def __enter__(self) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise OSError(
-                error.errno, f"cannot write in the parent cache folder {self.folder}: {error.strerror}"
-            ) from error
-        while True:
-            try:
-                fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if self.cancel is not None and self.cancel.cancelled:
-                    os.close(self.descriptor)
-                    raise Cancelled("waiting for another process to generate the parent cache") from None
-                time.sleep(_LOCK_POLL_SECONDS)
-
-    def __exit__(self, *exc_info: object) -> None:
-        os.close(self.descriptor)  # releases the lock
 
 
 def _generate(path: Path, proof: SealProof, threads: int | None, cancel: CancelToken | None) -> None:
