@@ -136,7 +136,7 @@ def test_a_corrupt_cache_is_refused_in_one_line_until_regenerated(tmp_path: Path
         proofs.open_parent_cache(5, tmp_path)
     message = str(refused.value)
     assert "\n" not in message and str(path) in message and "is corrupt" in message
-    assert "sealer-fsm proofs parent-cache --sector-size 2KiB --proof-type 5 --regenerate" in message
+    assert f"sealer-fsm proofs parent-cache --sector-size 2KiB --proof-type 5 --dir {tmp_path} --regenerate" in message
     with proofs.open_parent_cache(5, tmp_path, regenerate=True) as rebuilt:
         assert rebuilt.generated and rebuilt.verified
 

@@ -171,10 +171,10 @@ def open_parent_cache(
     return _open(path, proof, generated_in=None)
 
 
-def _regenerate_hint(proof: SealProof) -> str:
+def _regenerate_hint(proof: SealProof, path: Path) -> str:
     return (
         f"rebuild it with `sealer-fsm proofs parent-cache --sector-size {format_size(proof.sector_size)} "
-        f"--proof-type {proof.id} --regenerate`"
+        f"--proof-type {proof.id} --dir {path.parent} --regenerate`"
     )
 
 
@@ -185,7 +185,7 @@ def _open(path: Path, proof: SealProof, generated_in: float | None) -> ParentCac
         if size != expected:
             raise ParentCacheError(
                 f"parent cache {path} has {size} bytes where the {format_size(proof.sector_size)} graph needs "
-                f"{expected}; {_regenerate_hint(proof)}"
+                f"{expected}; {_regenerate_hint(proof, path)}"
             )
         data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     cache = ParentCache(
@@ -201,7 +201,7 @@ def _open(path: Path, proof: SealProof, generated_in: float | None) -> ParentCac
         cache.close()
         raise ParentCacheError(
             f"parent cache {path} is corrupt: its SHA-256 is {actual}, rust-fil-proofs publishes "
-            f"{cache.published_digest}; {_regenerate_hint(proof)}"
+            f"{cache.published_digest}; {_regenerate_hint(proof, path)}"
         )
     return cache
 
