@@ -13,7 +13,7 @@ from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
-from sealer_fsm.runtime import Clock, Services, Worker
+from sealer_fsm.runtime import Clock, HomeError, Services, Worker
 from sealer_fsm.steps import builtin_registry
 
 
@@ -28,7 +28,10 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
     """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
     stores = attached_stores(config)
     for path in stores.values():
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise HomeError(f"cannot create the attached store {path}: {error.strerror or error}") from error
     return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
 
 

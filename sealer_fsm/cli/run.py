@@ -1,7 +1,8 @@
 """`sealer-fsm run`: the worker's main job, sealing with the configured sector manager until drained.
 
-SIGTERM and SIGINT drain the worker (no new tasks; running steps stop at their next checkpoint) and the
-command exits 0. Services that run next to the worker (the control RPC server, the progress view) are
+SIGTERM and SIGINT drain the worker (no new tasks; running steps stop at their next checkpoint, or are cancelled
+with their blocking work at `drain_timeout`) and the command exits 0, also when the signal arrives while the worker
+is still starting. Services that run next to the worker (the control RPC server, the progress view) are
 async context managers entered around `worker.run()`.
 """
 
@@ -25,7 +26,7 @@ from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
 from sealer_fsm.metrics import ManagerCallMetrics, WorkerMetrics
 from sealer_fsm.plans import PlanError
-from sealer_fsm.runtime import HomeInUse, Worker
+from sealer_fsm.runtime import HomeError, HomeInUse, Worker
 from sealer_fsm.store import StoreError
 
 Service = Callable[[], AbstractAsyncContextManager[object]]
@@ -54,13 +55,39 @@ def _positive(text: str) -> int:
     return value
 
 
+class _EarlyStop:
+    """SIGTERM and SIGINT handlers for start-up: a signal that arrives before the event loop runs is remembered
+    and drains the worker as soon as it starts, instead of killing a half-started process."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {number: signal.signal(number, self._remember) for number in self.SIGNALS}
+
+    def _remember(self, number: int, frame: object) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
+    early_stop = _EarlyStop()
+    try:
+        return _run_worker(args, early_stop)
+    finally:
+        early_stop.restore()
+
+
+def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
     try:
         config = load_machine_file(args.config, args.home)
         host, port = (None, None) if args.listen is None else parse_address(args.listen)
         registry = CollectorRegistry()
         worker = build_worker(config, manager_calls=ManagerCallMetrics(registry))
-    except (ConfigError, PlanError, StoreError, AddressError, HomeInUse) as error:
+    except (ConfigError, PlanError, StoreError, AddressError, HomeInUse, HomeError) as error:
         raise CliError(str(error).replace("\n", "; ")) from error
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
@@ -79,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         # The progress view comes first: it sets up the log output the control server reports its address on.
         services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run
     try:
-        asyncio.run(serve(worker, services, main))
+        asyncio.run(serve(worker, services, main, early_stop=early_stop))
     except ControlServerError as error:
         raise CliError(str(error)) from error
     print(progress.summary())
@@ -99,12 +126,20 @@ async def _control_server(
         await server.close()
 
 
-async def serve(worker: Worker, services: Sequence[Service], main: Callable[[], Awaitable[None]]) -> None:
+async def serve(
+    worker: Worker,
+    services: Sequence[Service],
+    main: Callable[[], Awaitable[None]],
+    *,
+    early_stop: _EarlyStop | None = None,
+) -> None:
     """Run `main` (the worker, or the UI running it) with `services` around it until the worker is drained
-    (by a signal, a listener or the UI)."""
+    (by a signal, a listener or the UI). A signal already received during start-up drains at once."""
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, worker.drain)
+    if early_stop is not None and early_stop.requested:
+        worker.drain()
     async with AsyncExitStack() as stack:
         for service in services:
             await stack.enter_async_context(service())

@@ -25,7 +25,7 @@ from sealer_fsm.runtime._info import (
 )
 from sealer_fsm.runtime._resume import ResumeCheck, state_needs
 from sealer_fsm.runtime._thread import FORCED_EVENT
-from sealer_fsm.runtime._worker import HomeInUse, Worker, WorkerListener
+from sealer_fsm.runtime._worker import HomeError, HomeInUse, Worker, WorkerListener
 
 __all__ = [
     "FORCED_EVENT",
@@ -34,6 +34,7 @@ __all__ = [
     "Clock",
     "ControlError",
     "Critical",
+    "HomeError",
     "HomeInUse",
     "Interrupted",
     "Level",

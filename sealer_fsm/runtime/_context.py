@@ -7,7 +7,6 @@ through the plan's machine and stores `Outcome.data` with the new state in the s
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -132,8 +131,9 @@ class StepContext:
     async def run_blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run CPU- or IO-heavy work in a worker thread so the other sealing threads keep going.
 
-        Long computations should take `cancel=ctx.cancel_token`, so that cancelling the step stops them."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        Long computations should take `cancel=ctx.cancel_token`, so that cancelling the step stops them. Work
+        that does not is still waited for: the task's next step (or a resume) starts only once it returned."""
+        return await self._thread.run_blocking(function, *args, **kwargs)
 
     @asynccontextmanager
     async def waiting(self) -> AsyncIterator[None]:
@@ -146,5 +146,5 @@ async def invoke_step(function: Callable[..., Any], context: StepContext) -> Any
     """Run a step: a coroutine function on the event loop, a plain function in a worker thread."""
     if inspect.iscoroutinefunction(function):
         return await function(context)
-    result = await asyncio.to_thread(function, context)
+    result = await context.run_blocking(function, context)
     return await result if inspect.isawaitable(result) else result

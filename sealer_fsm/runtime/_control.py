@@ -8,8 +8,11 @@ temporary failure with its attempt count and the time of the next try.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import datetime
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +55,8 @@ class ThreadControl:
         self._resume_request: ResumeRequest | None = None
         self._wakeup = asyncio.Event()
         self._step: asyncio.Future[Any] | None = None
+        # Blocking work started by this thread's steps that has not returned yet, cancelled step or not.
+        self._blocking: set[concurrent.futures.Future[Any]] = set()
         # Set while the store refuses writes (a full disk): the thread shows as paused until a write succeeds.
         self._storage_error: str | None = None
         self._storage_since: float | None = None
@@ -155,6 +160,53 @@ class ThreadControl:
         if state is not self._thread_state:
             self._thread_state = state
             self._thread_state_since = self.worker.clock.monotonic()
+
+    # -- blocking work -----------------------------------------------------------------------------------------
+
+    async def run_blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `function` in its own OS thread and await it; the work is tracked until it returns, even after the
+        awaiting step was cancelled, so that the task's next step never starts beside it."""
+        work: concurrent.futures.Future[T] = concurrent.futures.Future()
+        context = contextvars.copy_context()
+
+        def body() -> None:
+            if not work.set_running_or_notify_cancel():
+                return
+            try:
+                result = context.run(function, *args, **kwargs)
+            except BaseException as error:
+                work.set_exception(error)
+            else:
+                work.set_result(result)
+
+        self._blocking.add(work)
+        work.add_done_callback(self._blocking.discard)
+        # A daemon thread: work that ignores its cancel token cannot hold the process past a drain.
+        threading.Thread(target=body, name=f"sealing-{self.index}-blocking", daemon=True).start()
+        return await asyncio.wrap_future(work)
+
+    def blocking_work(self) -> tuple[concurrent.futures.Future[Any], ...]:
+        return tuple(self._blocking)
+
+    async def _settle_blocking_work(self) -> None:
+        """Wait until the blocking work of a cancelled step has returned (its cancel token was set, so work that
+        polls it stops within moments); Interrupted when the worker drains meanwhile."""
+        if not self._blocking:
+            return
+        log.warning(
+            "thread %d: waiting for %d blocking call(s) of the cancelled step to return before going on",
+            self.index,
+            len(self._blocking),
+        )
+        previous = self._thread_state
+        self._set_thread_state(ThreadState.WAITING)
+        try:
+            while pending := self.blocking_work():
+                if self.worker.draining:
+                    raise Interrupted()
+                await asyncio.wait([asyncio.wrap_future(work) for work in pending], timeout=0.05)
+        finally:
+            self._set_thread_state(previous)
 
     # -- writing through a failing store ----------------------------------------------------------------------
 

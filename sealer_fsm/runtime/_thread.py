@@ -111,7 +111,13 @@ class SealingThread(ThreadControl):
             await self._wait_for_resume()
         elif self._pause_request is not None:
             await self._pause_with(None)
-        elif self.machine is None:
+        else:
+            await self._settle_blocking_work()
+            await self._run_state()
+
+    async def _run_state(self) -> None:
+        assert self.task is not None and self.task_plan is not None
+        if self.machine is None:
             await self._pause_with(Critical(f"state {self.task.state!r} is not in plan {self.task_plan.name!r}"))
         elif self.task_plan.is_final(self.task.state):
             await self._finish_task()
@@ -338,6 +344,7 @@ class SealingThread(ThreadControl):
             await self._wakeup.wait()
         request = self._resume_request
         if request is not None:
+            await self._settle_blocking_work()
             await self._apply_resume(request)
             self._resume_request = None
 

@@ -30,6 +30,15 @@ class HomeInUse(RuntimeError):
     """Another worker process already runs with this home; two would seal the same tasks twice."""
 
 
+class HomeError(RuntimeError):
+    """The worker's home or a thread's location cannot be created or written; the message is one sentence."""
+
+
+# After a drain cancelled the running steps, how long the worker waits for their blocking work to return (work
+# that polls its cancel token stops within moments) before it leaves the rest to end with the process.
+BLOCKING_GRACE_SECONDS = 5.0
+
+
 def _lock_home(home: Path) -> TextIO:
     """Hold an exclusive lock on `home` for as long as this worker lives (released by the OS if it dies)."""
     lock = (home / "worker.lock").open("a+")
@@ -45,6 +54,20 @@ def _lock_home(home: Path) -> TextIO:
     lock.write(f"{os.getpid()}\n")
     lock.flush()
     return lock
+
+
+def _prepare_home(config: MachineConfig) -> TextIO:
+    """Create the home and the threads' locations and lock the home; HomeError in one sentence if the disk says
+    no (read-only, not a directory, no permission)."""
+    for directory in (config.home, *(thread.location for thread in config.threads)):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise HomeError(f"cannot create {directory}: {error.strerror or error}") from error
+    try:
+        return _lock_home(config.home)
+    except OSError as error:
+        raise HomeError(f"cannot lock the home {config.home}: {error.strerror or error}") from error
 
 
 class WorkerListener:
@@ -108,10 +131,7 @@ class Worker:
         self._plan_files = _PlanFiles(registry)
         # Validate every configured plan before anything starts: a broken plan refuses the start.
         plans = {thread.plan_path: self._plan_files.get(thread.plan_path) for thread in config.threads}
-        config.home.mkdir(parents=True, exist_ok=True)
-        self._home_lock = _lock_home(config.home)
-        for thread in config.threads:
-            thread.location.mkdir(parents=True, exist_ok=True)
+        self._home_lock = _prepare_home(config)
         self.store = store or TaskStore.in_home(config.home)
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
         self._drained = asyncio.Event()
@@ -133,6 +153,7 @@ class Worker:
         runners = [asyncio.create_task(thread.run(), name=f"thread-{thread.index}") for thread in self._threads]
         try:
             await asyncio.gather(*runners)
+            await self._let_blocking_work_return()
         finally:
             for runner in runners:
                 runner.cancel()
@@ -152,6 +173,20 @@ class Worker:
         for thread in self._threads:
             thread.wake()
         asyncio.get_running_loop().call_later(self.config.worker.drain_timeout, self._cancel_running_steps)
+
+    async def _let_blocking_work_return(self) -> None:
+        pending = [work for thread in self._threads for work in thread.blocking_work()]
+        if not pending:
+            return
+        waiters = [asyncio.wrap_future(work) for work in pending]
+        _, still_running = await asyncio.wait(waiters, timeout=BLOCKING_GRACE_SECONDS)
+        if still_running:
+            log.warning(
+                "worker %s: %d blocking call(s) of cancelled steps ignore their cancel token; leaving them to end"
+                " with the process (their tasks stay in their states and run again on the next start)",
+                self.config.name,
+                len(still_running),
+            )
 
     def _cancel_running_steps(self) -> None:
         for thread in self._threads:

@@ -56,6 +56,9 @@ def open_database(path: Path, kind: DatabaseKind, *, synchronous: str = "FULL") 
         db.execute(f"PRAGMA synchronous = {synchronous}")
         if version < kind.version:
             _upgrade(db, kind, version)
+        else:
+            # Rewrite the version it already has: a file that refuses writes is refused now, not at the first step.
+            db.executescript(f"BEGIN IMMEDIATE; PRAGMA user_version = {version}; COMMIT;")
         return db
     except sqlite3.Error as error:
         raise storage_error(path, "open", error) from error
