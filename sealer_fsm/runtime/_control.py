@@ -13,7 +13,7 @@ import contextvars
 import datetime
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -204,7 +204,7 @@ class ThreadControl:
             while pending := self.blocking_work():
                 if self.worker.draining:
                     raise Interrupted()
-                await asyncio.wait([asyncio.wrap_future(work) for work in pending], timeout=0.05)
+                await wait_for_work(pending, timeout=0.05)
         finally:
             self._set_thread_state(previous)
 
@@ -271,6 +271,17 @@ class ThreadControl:
     @staticmethod
     def clock_text(at: float) -> str:
         return datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def wait_for_work(works: Iterable[concurrent.futures.Future[Any]], timeout: float) -> int:
+    """Wait up to `timeout` for blocking work to end, whatever it ended with (its step has dealt with that, or
+    was cancelled); returns how many are still running."""
+    waiters = [asyncio.wrap_future(work) for work in works]
+    done, running = await asyncio.wait(waiters, timeout=timeout)
+    for waiter in done:
+        if not waiter.cancelled():
+            waiter.exception()  # seen here, so asyncio does not report it as never retrieved
+    return len(running)
 
 
 def _quoted(reason: str | None) -> str:

@@ -18,6 +18,7 @@ from sealer_fsm.plans import Plan, PlanError, load_plan
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
+from sealer_fsm.runtime._control import wait_for_work
 from sealer_fsm.runtime._info import ThreadInfo, ThreadNotFound
 from sealer_fsm.runtime._resume import ResumeCheck
 from sealer_fsm.runtime._thread import SealingThread
@@ -178,14 +179,13 @@ class Worker:
         pending = [work for thread in self._threads for work in thread.blocking_work()]
         if not pending:
             return
-        waiters = [asyncio.wrap_future(work) for work in pending]
-        _, still_running = await asyncio.wait(waiters, timeout=BLOCKING_GRACE_SECONDS)
+        still_running = await wait_for_work(pending, BLOCKING_GRACE_SECONDS)
         if still_running:
             log.warning(
                 "worker %s: %d blocking call(s) of cancelled steps ignore their cancel token; leaving them to end"
                 " with the process (their tasks stay in their states and run again on the next start)",
                 self.config.name,
-                len(still_running),
+                still_running,
             )
 
     def _cancel_running_steps(self) -> None:
