@@ -111,6 +111,12 @@ class StepContext:
             raise AbortTask(f"task data {key!r} is missing in state {self.state!r}")
         return self.data[key]
 
+    async def save(self, **updates: Any) -> None:
+        """Store task data now, without a state change: what a step must still know if the worker dies before
+        its event is applied (for example the request id it is about to send the manager)."""
+        await self._thread.save_data(updates)
+        self.data = MappingProxyType({**self.data, **updates})
+
     def entered_by(self) -> HistoryEntry | None:
         """The history row that moved the task into this state: why it is here (say, the failure or the
         operator's reason that sent it to Abort). None for a task still in its initial state."""

@@ -189,6 +189,11 @@ class SealingThread(ThreadControl):
             )
         )
 
+    async def save_data(self, updates: dict[str, Any]) -> None:
+        task = self.task
+        assert task is not None
+        self.task = await self._durably(lambda: self.worker.store.save_data(task, updates))
+
     async def _apply_event(self, event: str, data: dict[str, Any], **annotation: Any) -> None:
         assert self.machine is not None and self.task is not None
         source = self.task.state

@@ -110,11 +110,25 @@ class DevnetDatabase:
     def sectors(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM sectors ORDER BY number").fetchall()
 
-    def insert_sector(self, number: int, miner: int, sector_size: int) -> None:
+    def allocate(self, request_id: str | None, miner: int, sector_size: int) -> sqlite3.Row:
+        """The sector allocated for `request_id` (a new one, numbered from the counter, the first time), in one
+        transaction so that a crash never leaves a number used without its sector or a request answered twice."""
         with self.transaction() as db:
+            if request_id is not None:
+                row = db.execute("SELECT * FROM sectors WHERE request_id = ?", (request_id,)).fetchone()
+                if row is not None:
+                    return row
+            db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES ('sector_number', '0')")
+            number = int(db.execute("SELECT value FROM chain WHERE key = 'sector_number'").fetchone()["value"]) + 1
+            db.execute("UPDATE chain SET value = ? WHERE key = 'sector_number'", (str(number),))
             db.execute(
-                "INSERT INTO sectors (number, miner, sector_size) VALUES (?, ?, ?)", (number, miner, sector_size)
+                "INSERT INTO sectors (number, miner, sector_size, request_id) VALUES (?, ?, ?, ?)",
+                (number, miner, sector_size, request_id),
             )
+            return db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+
+    def snapup_for_request(self, request_id: str) -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM sectors WHERE snap_request_id = ?", (request_id,)).fetchone()
 
     def update_sector(self, number: int, **columns: Any) -> None:
         with self.transaction() as db:

@@ -90,14 +90,15 @@ class DevnetManager:
         return miner_ok and (not allowed_sizes or self.config.sector_size in allowed_sizes)
 
     async def allocate_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
     ) -> AllocatedSector | None:
+        """A new sector, or the one already given for `request_id` (None: no such guarantee)."""
         self._call("AllocateSector")
         if not self._allowed(allowed_miners, allowed_sizes):
             return None
-        number = self.db.next_counter("sector_number")
-        self.db.insert_sector(number, self.config.miner, self.config.sector_size)
-        return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size, self.proof_type)
+        row = self.db.allocate(request_id, self.config.miner, self.config.sector_size)
+        self._reply_lost("AllocateSector", 0)
+        return AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"], self.proof_type)
 
     async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
         self._call("AcquireDeals", sector.number)
@@ -319,16 +320,27 @@ class DevnetManager:
     # -- snapup ------------------------------------------------------------------------------------------------
 
     async def allocate_snapup_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
     ) -> SnapupAllocation | None:
+        """A finished CC sector to upgrade, or the upgrade already given for `request_id`."""
         self._call("AllocateSanpUpSector")
         if not self._allowed(allowed_miners, allowed_sizes):
             return None
-        row = self.db.first_snapup_candidate()
-        if row is None:
-            return None
-        deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
-        self.db.update_sector(row["number"], snapup="allocated", snap_deals=dumps([deal.deal_id for deal in deals]))
+        row = None if request_id is None else self.db.snapup_for_request(request_id)
+        if row is not None:
+            deals = self._deals(json.loads(row["snap_deals"]))
+        else:
+            row = self.db.first_snapup_candidate()
+            if row is None:
+                return None
+            deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
+            self.db.update_sector(
+                row["number"],
+                snapup="allocated",
+                snap_deals=dumps([deal.deal_id for deal in deals]),
+                snap_request_id=request_id,
+            )
+        self._reply_lost("AllocateSanpUpSector", 0)
         sector = AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"], self.proof_type)
         return SnapupAllocation(sector, deals, bytes.fromhex(row["comm_r"]), row["persisted"])
 
