@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
-from sealer_fsm.manager._metered import CallObserver, MeteredManager
-from sealer_fsm.manager._reporter import StateReporter
+from sealer_fsm.manager import CallObserver, MeteredManager
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
 from sealer_fsm.runtime import Clock, HomeError, Services, Worker
 from sealer_fsm.steps import builtin_registry
+from sealer_fsm.wiring import connect_manager
 
 
 def attached_stores(config: MachineConfig) -> dict[str, Path]:
@@ -53,5 +53,5 @@ def build_worker(
         ),
         clock=clock,
     )
-    worker.add_listener(StateReporter(manager))
+    connect_manager(worker)
     return worker

@@ -66,7 +66,7 @@ def open_task(home: Path):
 
 @pytest.mark.parametrize(
     "step",
-    ["tests.support.blocking_steps:hash_a_big_sparse_file", "tests.support.blocking_steps:sleep_ignoring_cancellation"],
+    ["tests.support.plan_steps:hash_a_big_sparse_file", "tests.support.plan_steps:sleep_ignoring_cancellation"],
 )
 def test_sigterm_cancels_blocking_work_at_the_drain_timeout_and_exits_zero(tmp_path, step):
     home = tmp_path / "home"
@@ -112,7 +112,7 @@ def test_sigterm_during_start_up_drains(tmp_path, monkeypatch):
 
 def test_sigterm_as_the_worker_starts_exits_zero(tmp_path):
     home = tmp_path / "home"
-    process = start(machine(tmp_path, "tests.support.blocking_steps:sleep_ignoring_cancellation"), home)
+    process = start(machine(tmp_path, "tests.support.plan_steps:sleep_ignoring_cancellation"), home)
     wait_for(home / "worker.lock", process)  # written while the worker is being built
     process.send_signal(signal.SIGTERM)
     _, errors = process.communicate(timeout=HANG_GUARD)

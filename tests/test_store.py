@@ -164,7 +164,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
     path = tmp_path / "sealer-fsm.db"
     TaskStore(path).close()
     _sqlite_file(path, "PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match=r"by a newer sealer-fsm \(schema version 99; this one reads up to 2\)"):
+    with pytest.raises(StoreError, match=r"by a newer sealer-fsm \(schema version 99; this one reads up to 3\)"):
         TaskStore(path)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sealer_fsm.manager import SectorManager
 from sealer_fsm.proofs import CancelToken
 from sealer_fsm.runtime._failures import AbortTask, Interrupted
+from sealer_fsm.store import Deferred
 
 if TYPE_CHECKING:
     from sealer_fsm.config import SealingConfig
@@ -116,6 +117,11 @@ class StepContext:
         its event is applied (for example the request id it is about to send the manager)."""
         await self._thread.save_data(updates)
         self.data = MappingProxyType({**self.data, **updates})
+
+    async def defer(self, kind: str, key: str, payload: dict[str, Any], error: str) -> None:
+        """Hand over a call this step could not make (it failed with `error`): it is stored now and retried in
+        the background until it succeeds, after a restart too, while the task goes on. One call per `key`."""
+        await self._thread.defer(Deferred(key, kind, payload, self.now(), attempts=1, last_error=error))
 
     def entered_by(self) -> HistoryEntry | None:
         """The history row that moved the task into this state: why it is here (say, the failure or the

@@ -20,7 +20,7 @@ from sealer_fsm.runtime._control import ThreadControl
 from sealer_fsm.runtime._failures import Critical, Interrupted, Level, Permanent, StepFailure
 from sealer_fsm.runtime._info import ThreadInfo, ThreadState
 from sealer_fsm.runtime._resume import ResumeRequest, retry_policy
-from sealer_fsm.store import Change, Pause, StaleTaskError
+from sealer_fsm.store import Change, Deferred, Pause, StaleTaskError
 
 if TYPE_CHECKING:
     from sealer_fsm.config import ThreadConfig
@@ -193,6 +193,9 @@ class SealingThread(ThreadControl):
         task = self.task
         assert task is not None
         self.task = await self._durably(lambda: self.worker.store.save_data(task, updates))
+
+    async def defer(self, deferred: Deferred) -> None:
+        await self._durably(lambda: self.worker.store.defer(deferred))
 
     async def _apply_event(self, event: str, data: dict[str, Any], **annotation: Any) -> None:
         assert self.machine is not None and self.task is not None

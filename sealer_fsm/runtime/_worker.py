@@ -19,6 +19,7 @@ from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
 from sealer_fsm.runtime._control import wait_for_work
+from sealer_fsm.runtime._deferred import DeferredCalls, DeferredHandler
 from sealer_fsm.runtime._info import ThreadInfo, ThreadNotFound
 from sealer_fsm.runtime._resume import ResumeCheck
 from sealer_fsm.runtime._thread import SealingThread
@@ -135,6 +136,7 @@ class Worker:
         self._home_lock = _prepare_home(config)
         self.store = store or TaskStore.in_home(config.home)
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
+        self.deferred_calls = DeferredCalls(self)
         self._drained = asyncio.Event()
 
     @property
@@ -152,12 +154,14 @@ class Worker:
         self._drained = asyncio.Event()
         log.info("worker %s: %d sealing threads, home %s", self.config.name, len(self._threads), self.config.home)
         runners = [asyncio.create_task(thread.run(), name=f"thread-{thread.index}") for thread in self._threads]
+        retrier = asyncio.create_task(self.deferred_calls.run(), name="deferred-calls")
         try:
             await asyncio.gather(*runners)
             await self._let_blocking_work_return()
         finally:
-            for runner in runners:
+            for runner in [*runners, retrier]:
                 runner.cancel()
+            await asyncio.gather(retrier, return_exceptions=True)
             self._drained.set()
 
     def close(self) -> None:
@@ -173,6 +177,7 @@ class Worker:
         log.info("worker %s: draining", self.config.name)
         for thread in self._threads:
             thread.wake()
+        self.deferred_calls.wake()
         asyncio.get_running_loop().call_later(self.config.worker.drain_timeout, self._cancel_running_steps)
 
     async def _let_blocking_work_return(self) -> None:
@@ -215,6 +220,11 @@ class Worker:
 
     def plan_warnings(self) -> dict[str, str]:
         return {str(path): text for path, text in self._plan_files.warnings.items()}
+
+    def handle_deferred(self, kind: str, handler: DeferredHandler) -> None:
+        """Make deferred calls of `kind` (see `StepContext.defer`) with `handler(payload)`; an exception from it
+        means "not yet": the call is kept and retried every recover_interval."""
+        self.deferred_calls.handle(kind, handler)
 
     # -- observers --------------------------------------------------------------------------------------------
 

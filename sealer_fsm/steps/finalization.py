@@ -5,6 +5,7 @@ Both are safe to repeat: files already removed stay removed, and the manager tre
 
 from __future__ import annotations
 
+from sealer_fsm.manager import REPORT_ABORTED, ManagerError
 from sealer_fsm.runtime import StepContext
 from sealer_fsm.steps._common import SectorFiles, call, manager, sector_id
 
@@ -16,7 +17,8 @@ async def report_finalized(ctx: StepContext) -> None:
 
 
 async def abort_sector(ctx: StepContext) -> None:
-    """Abort: remove the sector's files from this thread's data directories and report it aborted.
+    """Abort: remove the sector's files from this thread's data directories and report it aborted. A manager
+    that cannot be reached never parks the thread: the report is deferred (kept and retried in the background).
 
     A task aborted before it had a sector has nothing to clean or report.
     """
@@ -24,7 +26,14 @@ async def abort_sector(ctx: StepContext) -> None:
         return
     await ctx.run_blocking(SectorFiles.of(ctx).remove)
     reason = abort_reason(ctx)
-    await call("ReportAborted", manager(ctx).report_aborted(sector_id(ctx), reason))
+    try:
+        await manager(ctx).report_aborted(sector_id(ctx), reason)
+    except ManagerError as error:
+        # The reference logs the error and takes the next task; we also keep the report and retry it.
+        ctx.log.warning("%s: ReportAborted failed (%s); it is retried in the background", ctx.sector, error)
+        await ctx.defer(
+            REPORT_ABORTED, f"{REPORT_ABORTED} {ctx.sector}", {"sector": ctx.sector, "reason": reason}, str(error)
+        )
     ctx.log.warning("%s: aborted (%s), files removed", ctx.sector, reason)
 
 

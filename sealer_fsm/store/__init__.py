@@ -7,7 +7,7 @@ identity check that refuses a file that is not ours (`DatabaseKind`, `open_datab
 from sealer_fsm.store._connection import connect_wal, immediate_transaction
 from sealer_fsm.store._errors import StaleTaskError, StoreError, StoreUnavailable, free_space, storage_error
 from sealer_fsm.store._identity import DatabaseKind, open_database, register_kind
-from sealer_fsm.store._records import Change, HistoryEntry, Pause, TaskRecord
+from sealer_fsm.store._records import Change, Deferred, HistoryEntry, Pause, TaskRecord
 from sealer_fsm.store._sqlite import DATABASE_NAME, TaskStore
 from sealer_fsm.store._writer import Commit, Writer
 
@@ -16,6 +16,7 @@ __all__ = [
     "Change",
     "Commit",
     "DatabaseKind",
+    "Deferred",
     "HistoryEntry",
     "Pause",
     "StaleTaskError",

@@ -87,6 +87,18 @@ class Change:
     sector: str | None = None  # the sector the task holds from now on; None leaves it as it was
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A call the worker owes another party (say, ReportAborted), kept until a retry of it succeeds."""
+
+    key: str  # one pending call per key: deferring the same key again keeps the first
+    kind: str  # which handler makes the call
+    payload: dict[str, Any]
+    created_at: float
+    attempts: int = 0
+    last_error: str | None = None
+
+
 TASK_COLUMNS = (
     "id, thread, plan, plan_path, state, prev_state, retry, paused, last_error, sector, data, created_at,"
     " state_since, closed_at, plan_hash, paused_by, paused_at, pause_reason"

@@ -21,6 +21,7 @@ from sealer_fsm.store._records import (
     HISTORY_COLUMNS,
     TASK_COLUMNS,
     Change,
+    Deferred,
     HistoryEntry,
     Pause,
     TaskRecord,
@@ -76,6 +77,19 @@ DROP TABLE meta;
 """
 
 
+# Version 3: calls owed to another party (ReportAborted) that failed, kept until a retry succeeds.
+_TO_VERSION_3 = """
+CREATE TABLE deferred (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""
+
+
 def _legacy_version(db: sqlite3.Connection, tables: set[str]) -> int | None:
     """Version 1 databases kept their version in `meta` and left the SQLite header unstamped."""
     if not {"meta", "tasks", "history"} <= tables:
@@ -88,9 +102,9 @@ TASK_DATABASE = register_kind(
     DatabaseKind(
         name="a sealer-fsm task database",
         application_id=int.from_bytes(b"sFSM", "big"),
-        version=2,
-        schema=_TASKS + _TO_VERSION_2,
-        upgrades={1: _TO_VERSION_2},
+        version=3,
+        schema=_TASKS + _TO_VERSION_2 + _TO_VERSION_3,
+        upgrades={1: _TO_VERSION_2, 2: _TO_VERSION_3},
         legacy_version=_legacy_version,
     )
 )
@@ -282,6 +296,37 @@ class TaskStore:
 
         return self._write(write)
 
+    def defer(self, deferred: Deferred) -> Commit[None]:
+        """Keep a call owed to another party until `settle_deferred`; a second one for the same key is ignored."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO deferred (key, kind, payload, created_at, attempts, last_error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    deferred.key,
+                    deferred.kind,
+                    json.dumps(deferred.payload, sort_keys=True),
+                    deferred.created_at,
+                    deferred.attempts,
+                    deferred.last_error,
+                ),
+            )
+
+        return self._write(write)
+
+    def settle_deferred(self, key: str) -> Commit[None]:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM deferred WHERE key = ?", (key,))
+
+        return self._write(write)
+
+    def deferred_failed(self, key: str, error: str) -> Commit[None]:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE deferred SET attempts = attempts + 1, last_error = ? WHERE key = ?", (error, key))
+
+        return self._write(write)
+
     # -- reading -----------------------------------------------------------------------------------------------
 
     def open_task(self, thread: int) -> TaskRecord | None:
@@ -303,6 +348,12 @@ class TaskStore:
     def plan_text(self, plan_hash: str) -> str | None:
         row = self._db.execute("SELECT text FROM plans WHERE hash = ?", (plan_hash,)).fetchone()
         return None if row is None else str(row[0])
+
+    def deferred(self) -> list[Deferred]:
+        rows = self._db.execute(
+            "SELECT key, kind, payload, created_at, attempts, last_error FROM deferred ORDER BY created_at, key"
+        )
+        return [Deferred(**{**dict(row), "payload": json.loads(row["payload"])}) for row in rows]
 
     def last_move(self, task_id: int) -> HistoryEntry | None:
         """The newest history row that changed the task's state (failures recorded in place are skipped)."""

@@ -1,6 +1,5 @@
-"""Steps for drain tests, named `module:function` from a plan: long blocking work like a TreeD over a big file.
-
-Each writes `started` in its thread's location once its blocking work runs, so a test knows when to signal.
+"""Steps tests name `module:function` from a plan: long blocking work like a TreeD over a big file (each writes
+`started` in its thread's location once its blocking work runs, so a test knows when to signal), or an abort.
 """
 
 from __future__ import annotations
@@ -8,7 +7,7 @@ from __future__ import annotations
 import time
 
 from sealer_fsm.proofs import tree_root_of_file
-from sealer_fsm.runtime import StepContext
+from sealer_fsm.runtime import AbortTask, StepContext
 
 SPARSE_SIZE = 32 << 30  # a 32 GiB sector's staged file, sparse: minutes of hashing, no disk used
 
@@ -32,3 +31,8 @@ async def sleep_ignoring_cancellation(ctx: StepContext) -> str:
     _started(ctx)
     await ctx.run_blocking(time.sleep, 600)
     return "AcquireDeals"
+
+
+async def abort_the_sector(ctx: StepContext) -> str:
+    """The chain dropped the sector (as a ShouldAbort would say): the task aborts."""
+    raise AbortTask(f"test: {ctx.sector} cannot be sealed")
