@@ -19,6 +19,7 @@ from sealer_fsm.runtime._context import IDLE, SECTOR_KEY, Outcome, StepContext, 
 from sealer_fsm.runtime._control import ThreadControl
 from sealer_fsm.runtime._failures import Critical, Interrupted, Level, Permanent, StepFailure
 from sealer_fsm.runtime._info import ThreadInfo, ThreadState
+from sealer_fsm.runtime._plans import PlanVersion
 from sealer_fsm.runtime._resume import ResumeRequest, retry_policy
 from sealer_fsm.store import Change, Deferred, Pause, StaleTaskError
 
@@ -41,6 +42,7 @@ class SealingThread(ThreadControl):
         self.plan = plan  # the plan new tasks start with; an open task keeps the plan it was started with
         self.task_plan: Plan | None = None
         self.machine: TaskMachine | None = None
+        self._idles = 0  # Idle answers in this attempt (see request_task_max_retries)
         # who asked for the transition being applied, and why; read by the machine's persistence callback
         self._annotation: dict[str, Any] = {}
 
@@ -137,9 +139,10 @@ class SealingThread(ThreadControl):
             self._set_thread_state(ThreadState.PAUSED)
 
     async def _start_task(self) -> None:
-        self.plan = self.worker.current_plan(self)
+        version = await self._keep_current_plan()
         request = self._pause_request
         pause = None if request is None else Pause(request.actor, request.reason)
+        self._idles = 0
         self.task = await self._durably(
             lambda: self.worker.store.create_task(
                 self.index,
@@ -147,6 +150,7 @@ class SealingThread(ThreadControl):
                 str(self.config.plan_path),
                 self.plan.initial,
                 self.worker.clock.now(),
+                plan_hash=version.digest,
                 pause=pause,
             )
         )
@@ -156,6 +160,36 @@ class SealingThread(ThreadControl):
             self._log_paused(request.actor, request.reason)
             self._set_thread_state(ThreadState.PAUSED)
         self._build_machine()
+
+    async def _keep_current_plan(self) -> PlanVersion:
+        """The thread's plan file as it is now, stored (by digest) so a task can follow this version for ever."""
+        version = self.worker.current_plan(self)
+        self.plan = version.plan
+        path = str(self.config.plan_path)
+        await self._durably(lambda: self.worker.store.keep_plan(version.digest, version.plan.name, path, version.text))
+        return version
+
+    async def _end_attempt(self) -> None:
+        """More Idle answers than request_task_max_retries: as the reference, end this attempt, wait seal_interval,
+        take the plan file as it is now (for a task that has not moved yet), and ask again."""
+        idles, self._idles = self._idles, 0
+        log.info(
+            "thread %d: no work after %d asks (request_task_max_retries = %d); asking again in %g s",
+            self.index,
+            idles,
+            self.config.sealing.request_task_max_retries,
+            self.config.sealing.seal_interval,
+        )
+        self.worker.notify("attempt_ended", self, idles)
+        await self.wait_interruptibly(self.config.sealing.seal_interval)
+        task = self.task
+        if task is None or task.prev_state is not None or self._pause_request is not None or self.worker.draining:
+            return
+        version = await self._keep_current_plan()
+        if version.digest != task.plan_hash and version.plan.initial == task.state:
+            self.task = await self._durably(lambda: self.worker.store.update_plan(task, version.digest))
+            self.task_plan = version.plan
+            self._build_machine()
 
     def _build_machine(self) -> None:
         assert self.task is not None and self.task_plan is not None
@@ -254,7 +288,11 @@ class SealingThread(ThreadControl):
 
     async def _apply_result(self, result: Any) -> None:
         if result is IDLE:
-            await self.wait_interruptibly(self.config.sealing.recover_interval)
+            self._idles += 1
+            if self._idles > self.config.sealing.request_task_max_retries:
+                await self._end_attempt()
+            else:
+                await self.wait_interruptibly(self.config.sealing.recover_interval)
             return
         outcome = Outcome(result) if isinstance(result, str) else result
         if not isinstance(outcome, Outcome):

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sealer_fsm.config import MachineConfig
-from sealer_fsm.plans import Plan, PlanError, load_plan
+from sealer_fsm.plans import Plan, PlanError, PlanFault
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
 from sealer_fsm.runtime._control import wait_for_work
 from sealer_fsm.runtime._deferred import DeferredCalls, DeferredHandler
 from sealer_fsm.runtime._info import ThreadInfo, ThreadNotFound
+from sealer_fsm.runtime._plans import PlanFiles, PlanVersion
 from sealer_fsm.runtime._resume import ResumeCheck
 from sealer_fsm.runtime._thread import SealingThread
 from sealer_fsm.store import HistoryEntry, TaskRecord, TaskStore
@@ -83,35 +84,8 @@ class WorkerListener:
 
     def task_closed(self, thread: SealingThread, task: TaskRecord) -> None: ...
 
-
-class _PlanFiles:
-    """Plans by file, reloaded when the file changes. A broken edit keeps the last good plan in use."""
-
-    def __init__(self, registry: StepRegistry) -> None:
-        self._registry = registry
-        self._plans: dict[Path, tuple[float, Plan]] = {}
-        self.warnings: dict[Path, str] = {}
-
-    def get(self, path: Path) -> Plan:
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            mtime = -1.0
-        cached = self._plans.get(path)
-        if cached is not None and cached[0] == mtime:
-            return cached[1]
-        try:
-            plan = load_plan(path, self._registry)
-        except PlanError as error:
-            if cached is None:
-                raise
-            if self.warnings.get(path) != str(error):
-                log.error("plan %s changed but is invalid; keeping the previous version:\n%s", path, error)
-            self.warnings[path] = str(error)
-            return cached[1]
-        self.warnings.pop(path, None)
-        self._plans[path] = (mtime, plan)
-        return plan
+    def attempt_ended(self, thread: SealingThread, idles: int) -> None:
+        """The thread got `idles` Idle answers (more than request_task_max_retries) and waits seal_interval."""
 
 
 class Worker:
@@ -130,9 +104,9 @@ class Worker:
         self.clock: Clock = clock or SystemClock()
         self.draining = False
         self._listeners: list[WorkerListener] = []
-        self._plan_files = _PlanFiles(registry)
+        self._plan_files = PlanFiles(registry)
         # Validate every configured plan before anything starts: a broken plan refuses the start.
-        plans = {thread.plan_path: self._plan_files.get(thread.plan_path) for thread in config.threads}
+        plans = {thread.plan_path: self._plan_files.current(thread.plan_path).plan for thread in config.threads}
         self._home_lock = _prepare_home(config)
         self.store = store or TaskStore.in_home(config.home)
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
@@ -199,15 +173,22 @@ class Worker:
 
     # -- plans ------------------------------------------------------------------------------------------------
 
-    def current_plan(self, thread: SealingThread) -> Plan:
+    def current_plan(self, thread: SealingThread) -> PlanVersion:
         """The thread's configured plan as its file is now (re-read when edited, last good version kept)."""
-        return self._plan_files.get(thread.config.plan_path)
+        return self._plan_files.current(thread.config.plan_path)
 
     def plan_for_task(self, thread: SealingThread, task: TaskRecord) -> Plan:
-        """An open task keeps the plan it started with, even if the thread's configuration changed since."""
+        """An open task keeps the plan version it started with, even if its file or the thread's configuration
+        changed since (a task from before versions were kept follows its file)."""
         path = Path(task.plan_path)
         try:
-            return self._plan_files.get(path)
+            current = self._plan_files.current(path)
+            if task.plan_hash is None or task.plan_hash == current.digest:
+                return current.plan
+            text = self.store.plan_text(task.plan_hash)
+            if text is None:
+                raise PlanError([PlanFault(str(path), 0, f"version {task.plan_hash[:12]} is not in the store")])
+            version = self._plan_files.version(task.plan_hash, text, path)
         except PlanError as error:
             log.error(
                 "thread %d: the plan of task %d no longer loads (%s); using %s",
@@ -217,6 +198,16 @@ class Worker:
                 thread.plan.name,
             )
             return thread.plan
+        log.warning(
+            "thread %d: task %d follows the version of %s it started with (%s); the file changed since (now %s):"
+            " new tasks take the new version",
+            thread.index,
+            task.id,
+            path,
+            version.short,
+            current.short,
+        )
+        return version.plan
 
     def plan_warnings(self) -> dict[str, str]:
         return {str(path): text for path, text in self._plan_files.warnings.items()}

@@ -274,6 +274,20 @@ class TaskStore:
 
         return self._write(write)
 
+    def update_plan(self, task: TaskRecord, plan_hash: str) -> Commit[TaskRecord]:
+        """Move a task that has not left its state to another plan version (a new attempt after Idle answers)."""
+
+        def write(db: sqlite3.Connection) -> TaskRecord:
+            cursor = db.execute(
+                "UPDATE tasks SET plan_hash = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
+                (plan_hash, task.id, task.state),
+            )
+            if cursor.rowcount != 1:
+                raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
+            return _read_task(db, task.id)
+
+        return self._write(write)
+
     def close_task(self, task: TaskRecord, at: float) -> Commit[TaskRecord]:
         def write(db: sqlite3.Connection) -> TaskRecord:
             db.execute(
