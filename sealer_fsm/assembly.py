@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.manager import CallObserver, MeteredManager
-from sealer_fsm.manager.devnet import DevnetManager
+from sealer_fsm.manager.devnet import DevnetManager, OffLoopDevnet
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
 from sealer_fsm.runtime import Clock, HomeError, Services, Worker
 from sealer_fsm.steps import builtin_registry
@@ -24,15 +24,16 @@ def attached_stores(config: MachineConfig) -> dict[str, Path]:
     }
 
 
-def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
-    """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> OffLoopDevnet:
+    """The configured sector manager; `devnet` is the only kind the config loader accepts today. The devnet runs
+    on its own thread: its SQLite commits and deal data never stall the worker's event loop."""
     stores = attached_stores(config)
     for path in stores.values():
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise HomeError(f"cannot create the attached store {path}: {error.strerror or error}") from error
-    return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+    return OffLoopDevnet(DevnetManager(config.sector_manager.devnet, config.home, stores, now=now))
 
 
 def build_worker(
