@@ -5,4 +5,4 @@ from sealer_fsm.manager.devnet._db import DATABASE_NAME
 from sealer_fsm.manager.devnet._manager import CC_SHARE, DevnetManager
 from sealer_fsm.manager.devnet._off_loop import OffLoopDevnet
 
-__all__ = ["CC_SHARE", "DATABASE_NAME", "DevnetManager", "Draws", "OffLoopDevnet", "EpochClock", "deal_payload"]
+__all__ = ["CC_SHARE", "DATABASE_NAME", "DevnetManager", "Draws", "EpochClock", "OffLoopDevnet", "deal_payload"]
