@@ -9,6 +9,7 @@ whoever joins the runtime to that party (`Worker.handle_deferred`); the runtime 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,9 @@ class DeferredCalls:
         self._handlers: dict[str, DeferredHandler] = {}
         self._unhandled_warned: set[str] = set()
         self._wakeup = asyncio.Event()
+        # The pending calls, read from the store once at start and kept in step with it after: the event loop
+        # does not query the database while the worker runs.
+        self._pending: dict[str, Deferred] = {}
 
     def handle(self, kind: str, handler: DeferredHandler) -> None:
         self._handlers[kind] = handler
@@ -36,12 +40,22 @@ class DeferredCalls:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def added(self, deferred: Deferred) -> None:
+        """A call was just stored (after its commit): retry it with the others."""
+        self._pending.setdefault(deferred.key, deferred)
+        self._wakeup.set()
+
     async def run(self) -> None:
-        """Retry every pending call now, then every recover_interval, until the worker drains."""
+        """Retry every pending call now, then every recover_interval while any is pending, until the worker
+        drains."""
+        self._pending = {deferred.key: deferred for deferred in self._worker.store.deferred()}
         interval = max(self._worker.config.sealing.recover_interval, 0.01)
         while not self._worker.draining:
             await self.retry_all()
             self._wakeup.clear()
+            if not self._pending:
+                await self._wakeup.wait()  # nothing owed: sleep until a call is deferred (or a drain)
+                continue
             timer = asyncio.get_running_loop().call_later(interval, self._wakeup.set)
             try:
                 await self._wakeup.wait()
@@ -49,7 +63,7 @@ class DeferredCalls:
                 timer.cancel()
 
     async def retry_all(self) -> None:
-        for deferred in self._worker.store.deferred():
+        for deferred in list(self._pending.values()):
             if self._worker.draining:
                 return
             await self._retry(deferred)
@@ -73,9 +87,11 @@ class DeferredCalls:
                 error,
                 datetime.datetime.fromtimestamp(next_try).strftime("%Y-%m-%d %H:%M:%S"),
             )
+            self._pending[deferred.key] = dataclasses.replace(deferred, attempts=attempt, last_error=str(error))
             await self._settle(self._worker.store.deferred_failed(deferred.key, str(error)))
             return
-        log.info("%s done after %d failed attempt(s)", deferred.key, deferred.attempts + 1)
+        log.info("%s done after %d failed attempt(s)", deferred.key, deferred.attempts)
+        self._pending.pop(deferred.key, None)
         await self._settle(self._worker.store.settle_deferred(deferred.key))
 
     @staticmethod

@@ -193,12 +193,17 @@ class SealingThread(ThreadControl):
 
     def _build_machine(self) -> None:
         assert self.task is not None and self.task_plan is not None
-        if self.task_plan.canonical_state(self.task.state) != self.task.state:
-            self.machine = None
-        elif self.machine is not None and self.machine.plan is self.task_plan:
-            self.machine.force(self.task.state)  # one machine per thread, reused while its plan is unchanged
-        else:
-            self.machine = TaskMachine(self.task_plan, self.task.state, self._persist_change)
+        if self.machine is not None and self.machine.plan is self.task_plan and self._known(self.task.state):
+            self.machine.force(self.task.state)  # one model per thread, reused while its plan is unchanged
+            return
+        if self.machine is not None:
+            self.machine.release()
+        known = self._known(self.task.state)
+        self.machine = TaskMachine(self.task_plan, self.task.state, self._persist_change) if known else None
+
+    def _known(self, state: str) -> bool:
+        assert self.task_plan is not None
+        return self.task_plan.canonical_state(state) == state
 
     async def _persist_change(self, change: StateChange) -> None:
         """Called by the machine inside each transition: history row and new state in one transaction."""
@@ -230,6 +235,7 @@ class SealingThread(ThreadControl):
 
     async def defer(self, deferred: Deferred) -> None:
         await self._durably(lambda: self.worker.store.defer(deferred))
+        self.worker.deferred_calls.added(deferred)
 
     async def _apply_event(self, event: str, data: dict[str, Any], **annotation: Any) -> None:
         assert self.machine is not None and self.task is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import logging
 import os
 from pathlib import Path
@@ -127,6 +128,9 @@ class Worker:
         """Run every thread until `drain()`; returns once all threads stopped."""
         self._drained = asyncio.Event()
         log.info("worker %s: %d sealing threads, home %s", self.config.name, len(self._threads), self.config.home)
+        # Everything loaded so far (modules, plans, each thread's machine) lives as long as the worker: kept out of
+        # the collector's full passes, which would otherwise stall the event loop for tens of milliseconds.
+        gc.freeze()
         runners = [asyncio.create_task(thread.run(), name=f"thread-{thread.index}") for thread in self._threads]
         retrier = asyncio.create_task(self.deferred_calls.run(), name="deferred-calls")
         try:

@@ -10,6 +10,7 @@ The store stores what it is given: it reads no step's data keys (the runtime say
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -203,6 +204,21 @@ class TaskStore:
         """Apply `change` to `task` and append its history row in one transaction."""
         moved = change.destination != change.source
         data = {**task.data, **change.data_updates}
+        paused, paused_by, paused_at, pause_reason = _pause_columns(change.pause, change.at)
+        updated = dataclasses.replace(
+            task,
+            state=change.destination,
+            prev_state=change.source if moved else task.prev_state,
+            retry=change.retry,
+            paused=bool(paused),
+            paused_by=paused_by,
+            paused_at=paused_at,
+            pause_reason=pause_reason,
+            last_error=change.last_error,
+            sector=task.sector if change.sector is None else change.sector,
+            data=data,
+            state_since=change.at if moved else task.state_since,
+        )
 
         def write(db: sqlite3.Connection) -> TaskRecord:
             cursor = db.execute(
@@ -210,14 +226,17 @@ class TaskStore:
                 " pause_reason = ?, last_error = ?, sector = ?, data = ?, state_since = ?"
                 " WHERE id = ? AND state = ? AND closed_at IS NULL",
                 (
-                    change.destination,
-                    change.source if moved else task.prev_state,
-                    change.retry,
-                    *_pause_columns(change.pause, change.at),
-                    change.last_error,
-                    task.sector if change.sector is None else change.sector,
+                    updated.state,
+                    updated.prev_state,
+                    updated.retry,
+                    paused,
+                    paused_by,
+                    paused_at,
+                    pause_reason,
+                    updated.last_error,
+                    updated.sector,
                     json.dumps(data, sort_keys=True),
-                    change.at if moved else task.state_since,
+                    updated.state_since,
                     task.id,
                     change.source,
                 ),
@@ -239,7 +258,7 @@ class TaskStore:
                     _summarise(change.data_updates),
                 ),
             )
-            return _read_task(db, task.id)
+            return updated
 
         return self._write(write)
 
@@ -249,28 +268,39 @@ class TaskStore:
         """Persist the retry counter, the pause (who, when, why) and the last error, which change without a
         history row."""
 
+        columns = _pause_columns(pause, at)
+        updated = dataclasses.replace(
+            task,
+            retry=retry,
+            paused=bool(columns[0]),
+            paused_by=columns[1],
+            paused_at=columns[2],
+            pause_reason=columns[3],
+            last_error=last_error,
+        )
+
         def write(db: sqlite3.Connection) -> TaskRecord:
             db.execute(
                 "UPDATE tasks SET retry = ?, paused = ?, paused_by = ?, paused_at = ?, pause_reason = ?,"
                 " last_error = ? WHERE id = ?",
-                (retry, *_pause_columns(pause, at), last_error, task.id),
+                (retry, *columns, last_error, task.id),
             )
-            return _read_task(db, task.id)
+            return updated
 
         return self._write(write)
 
     def save_data(self, task: TaskRecord, updates: dict[str, Any]) -> Commit[TaskRecord]:
         """Add task data without a state change (a step's note to itself, kept across a crash)."""
-        data = json.dumps({**task.data, **updates}, sort_keys=True)
+        updated = dataclasses.replace(task, data={**task.data, **updates})
 
         def write(db: sqlite3.Connection) -> TaskRecord:
             cursor = db.execute(
                 "UPDATE tasks SET data = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
-                (data, task.id, task.state),
+                (json.dumps(updated.data, sort_keys=True), task.id, task.state),
             )
             if cursor.rowcount != 1:
                 raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
-            return _read_task(db, task.id)
+            return updated
 
         return self._write(write)
 
@@ -284,7 +314,7 @@ class TaskStore:
             )
             if cursor.rowcount != 1:
                 raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
-            return _read_task(db, task.id)
+            return dataclasses.replace(task, plan_hash=plan_hash)
 
         return self._write(write)
 
@@ -295,7 +325,9 @@ class TaskStore:
                 " pause_reason = NULL WHERE id = ?",
                 (at, task.id),
             )
-            return _read_task(db, task.id)
+            return dataclasses.replace(
+                task, closed_at=at, paused=False, paused_by=None, paused_at=None, pause_reason=None
+            )
 
         return self._write(write)
 
