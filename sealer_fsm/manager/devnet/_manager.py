@@ -154,10 +154,17 @@ class DevnetManager:
         return self._settle_submission("precommit", "SubmitPreCommit", sector, row, head, reply, accepted)
 
     def _settle_submission(
-        self, kind: str, method: str, sector: SectorId, row: Any, head: int, reply: SubmitReply, accepted: dict
+        self,
+        kind: str,
+        method: str,
+        sector: SectorId,
+        row: Any,
+        head: int,
+        reply: SubmitReply,
+        accepted: dict[str, Any],
     ) -> SubmitReply:
-        """Log a submission; an accepted one is stored with `accepted`, gets its landing outcome drawn, and its
-        reply may be lost (so the worker resubmits and must get a duplicate, not a conflict)."""
+        """Log a submission; an accepted one is stored with `accepted` as a new attempt, gets its landing outcome
+        drawn, and its reply may be lost (so the worker resubmits and must get a duplicate, not a conflict)."""
         changes: dict[str, Any] = {}
         if reply.result is SubmitResult.ACCEPTED:
             attempts = row[f"{kind}_attempts"] + 1
@@ -166,19 +173,29 @@ class DevnetManager:
                 f"{kind}_epoch": head,
                 f"{kind}_attempts": attempts,
                 f"{kind}_outcome": self._landing_outcome(kind, sector.number, attempts),
+                f"{kind}_failure_seen": 0,
             }
         self.db.record_submission(head, sector.number, kind, reply.result.name, reply.desc, changes)
         if reply.result is SubmitResult.ACCEPTED:
             self._reply_lost(method, sector.number)
         return reply
 
+    @staticmethod
+    def _pending(row: Any, kind: str) -> bool:
+        """Whether the sector's latest `kind` attempt still stands: accepted, and no poll has yet told the worker
+        it failed. Whatever fate was drawn for it, a submission until then is a retry of that attempt (after a
+        lost reply or a crash), never a new one: nothing is submitted twice."""
+        return bool(row[f"{kind}_attempts"]) and not row[f"{kind}_failure_seen"]
+
     def _judge_precommit(self, row: Any, info: PreCommitInfo, head: int) -> SubmitReply:
         if row["status"] == "aborted":
             return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
-        if row["comm_r"] is not None and row["precommit_outcome"] != "failed":
-            if row["comm_r"] == info.comm_r.hex() and row["comm_d"] == info.comm_d.hex():
+        if self._pending(row, "precommit"):
+            same = (row["comm_r"], row["comm_d"]) == (info.comm_r.hex(), info.comm_d.hex())
+            same = same and (row["ticket"], row["ticket_epoch"]) == (info.ticket.value.hex(), info.ticket.epoch)
+            if same:
                 return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "already pre-committed")
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit is on chain")
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit was submitted")
         if row["ticket"] != info.ticket.value.hex() or row["ticket_epoch"] != info.ticket.epoch:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the ticket is not the one assigned")
         if self._ticket_expired(info.ticket.epoch, head):
@@ -211,10 +228,17 @@ class DevnetManager:
             return PollReply(OnChainState.SHOULD_ABORT, "the chain dropped the sector (injected)")
         return PollReply(OnChainState.LANDED)
 
+    def _poll_attempt(self, kind: str, sector: SectorId, epochs: int) -> PollReply:
+        """Where the latest `kind` attempt is on chain; once the worker hears it failed, it may submit anew."""
+        row = self._row(sector)
+        reply = self._poll(row[f"{kind}_epoch"], row[f"{kind}_outcome"], epochs)
+        if reply.state is OnChainState.FAILED and not row[f"{kind}_failure_seen"]:
+            self.db.update_sector(sector.number, **{f"{kind}_failure_seen": 1})
+        return reply
+
     async def poll_precommit(self, sector: SectorId) -> PollReply:
         self._call("PollPreCommitState", sector.number)
-        row = self._row(sector)
-        return self._poll(row["precommit_epoch"], row["precommit_outcome"], self.config.precommit_epochs)
+        return self._poll_attempt("precommit", sector, self.config.precommit_epochs)
 
     # -- persistence -------------------------------------------------------------------------------------------
 
@@ -272,7 +296,7 @@ class DevnetManager:
     def _judge_proof(self, row: Any, proof: bytes) -> SubmitReply:
         if row["status"] == "aborted":
             return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
-        if row["proof"] is not None and row["proof_outcome"] != "failed":
+        if self._pending(row, "proof"):
             if row["proof"] == proof.hex():
                 return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "proof already submitted")
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different proof was submitted")
@@ -285,9 +309,8 @@ class DevnetManager:
 
     async def poll_proof(self, sector: SectorId) -> PollReply:
         self._call("PollProofState", sector.number)
-        row = self._row(sector)
-        reply = self._poll(row["proof_epoch"], row["proof_outcome"], self.config.proof_epochs)
-        if reply.state is OnChainState.LANDED and row["status"] == "allocated":
+        reply = self._poll_attempt("proof", sector, self.config.proof_epochs)
+        if reply.state is OnChainState.LANDED and self._row(sector)["status"] == "allocated":
             self.db.update_sector(sector.number, status="proven")
         return reply
 
@@ -334,9 +357,12 @@ class DevnetManager:
         row = self._row(sector)
         head = self.clock.head()
         changes: dict[str, Any] = {}
+        submission = _snapup_submission(proof)
         if row["snapup"] == "upgraded":
-            same = row["snap_comm_r"] == proof.comm_r.hex()
-            reply = SubmitReply(SubmitResult.DUPLICATE_SUBMIT if same else SubmitResult.MISMATCHED_SUBMISSION)
+            if row["snap_submission"] in (None, submission):  # None: accepted before submissions were recorded
+                reply = SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "the upgrade was already accepted")
+            else:
+                reply = SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different upgrade was accepted")
         elif row["snapup"] != "allocated":
             reply = SubmitReply(SubmitResult.REJECTED, "the sector is not being upgraded")
         else:
@@ -348,8 +374,10 @@ class DevnetManager:
             ):
                 reply = SubmitReply(SubmitResult.FILES_MISSED, "the update files could not be read (injected)")
             if reply.result is SubmitResult.ACCEPTED:
-                changes.update(snapup="upgraded", snap_comm_r=proof.comm_r.hex())
+                changes.update(snapup="upgraded", snap_comm_r=proof.comm_r.hex(), snap_submission=submission)
         self.db.record_submission(head, sector.number, "snapup", reply.result.name, reply.desc, changes)
+        if reply.result is SubmitResult.ACCEPTED:
+            self._reply_lost("SubmitSnapUpProof", sector.number)
         return reply
 
     def _judge_snapup(self, row: Any, proof: SnapupProof) -> SubmitReply:
@@ -374,3 +402,15 @@ class DevnetManager:
 
     def submissions(self) -> list[dict[str, Any]]:
         return self.db.submissions()
+
+
+def _snapup_submission(proof: SnapupProof) -> str:
+    """What identifies a snapup submission: a retry sends exactly this again."""
+    return dumps(
+        {
+            "comm_r": proof.comm_r.hex(),
+            "comm_d": proof.comm_d.hex(),
+            "pieces": proof.piece_cids,
+            "proof": proof.proof.hex(),
+        }
+    )
