@@ -327,3 +327,16 @@ def test_a_devnet_database_from_before_the_attempt_columns_is_upgraded_on_open(t
     info = run(precommit_info(devnet, sector))
     assert run(devnet.submit_precommit(sector, info, False)).result is SubmitResult.ACCEPTED
     assert run(devnet.submit_precommit(sector, info, False)).result is SubmitResult.DUPLICATE_SUBMIT
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.one_of(st.none(), st.integers(0, 2 * SECTOR_SIZE)), st.integers(0, 2**32))
+def test_deals_never_use_less_space_than_asked_else_none(tmp_path_factory, min_used_space, seed) -> None:
+    """Issue 10 #21, min_deal_space: AcquireDeals' MinUsedSpace is met by the deals' padded piece sizes, or the
+    answer is no deals at all (a committed-capacity sector); asking again gives the same answer."""
+    devnet = make_devnet(tmp_path_factory.mktemp("devnet"), seed=seed)
+    for _ in range(4):
+        sector = run(devnet.allocate_sector(None, None)).id
+        deals = run(devnet.acquire_deals(sector, None, min_used_space=min_used_space))
+        assert not deals or sum(deal.piece_size for deal in deals) >= (min_used_space or 0)
+        assert run(devnet.acquire_deals(sector, None, min_used_space=min_used_space)) == deals

@@ -96,20 +96,29 @@ class DevnetManager:
         self.db.insert_sector(number, self.config.miner, self.config.sector_size)
         return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size)
 
-    async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
+    async def acquire_deals(
+        self, sector: SectorId, max_deals: int | None, min_used_space: int | None = None
+    ) -> list[Deal]:
+        """The sector's deals, decided once: none (committed capacity) for about half the sectors, and none when
+        the deals drawn would fill less than `min_used_space` bytes of the sector (the reference's MinUsedSpace)."""
         self._call("AcquireDeals", sector.number)
         row = self._row(sector)
         if row["deals"] is not None:
             return self._deals(json.loads(row["deals"]))
         deals = []
         if not self.draws.chance(CC_SHARE, "cc", sector.number):
-            deals = self._make_deals(sector.number, ("deals", sector.number), max_deals)
+            deals = self._make_deals(sector.number, ("deals", sector.number), max_deals, min_used_space)
         self.db.update_sector(sector.number, deals=dumps([deal.deal_id for deal in deals]))
         return deals
 
-    def _make_deals(self, sector: int, key: object, max_deals: int | None) -> list[Deal]:
+    def _make_deals(
+        self, sector: int, key: object, max_deals: int | None, min_used_space: int | None = None
+    ) -> list[Deal]:
+        sizes = deal_piece_sizes(self.draws, key, self.config.sector_size, max_deals)
+        if sum(piece_size for piece_size, _ in sizes) < (min_used_space or 0):
+            return []
         deals = []
-        for piece_size, payload_size in deal_piece_sizes(self.draws, key, self.config.sector_size, max_deals):
+        for piece_size, payload_size in sizes:
             deal_id = self.db.next_counter("deal_id")
             commitment = commp_bytes(self.draws.deal_payload(deal_id, payload_size))
             assert commitment.piece_size == piece_size
