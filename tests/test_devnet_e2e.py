@@ -4,15 +4,19 @@ The story an operator would tell: sectors go through every transition of the see
 included (ReSubmitPC, ReSubmitProof, RePersist); the CommD of every finished sector is what anyone recomputes
 from its deals' data; an expired ticket pauses a thread until it is resumed into TreeDBuilt; a sector resumed
 into Abort is cleaned up and the chain hears of it.
+
+The chain runs on a `ChainClock`: it moves when threads wait on it, not with wall time, so a loaded machine
+(simulated below by stalling the event loop) changes nothing in the story.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
-from _devnet_helpers import MovableClock, devnet_machine
+from _devnet_helpers import ChainClock, devnet_machine
 
 from sealer_fsm.assembly import build_worker
 from sealer_fsm.config import load_machine_file
@@ -23,6 +27,7 @@ from sealer_fsm.proofs import comm_d_from_pieces, commp_bytes, zero_commitment
 from sealer_fsm.runtime import Worker, WorkerListener
 
 E2E_SEED = 3
+BLOCK_TIME = 0.01  # the machine files' block_time: one epoch per poll on the ChainClock
 
 
 class Coverage(WorkerListener):
@@ -46,7 +51,19 @@ class Coverage(WorkerListener):
             self.worker.drain()
 
 
-async def run_until_drained(worker: Worker, timeout: float = 50.0) -> None:
+class StallTheLoop(WorkerListener):
+    """What a loaded machine does to the worker: the event loop stops for a while at some state changes."""
+
+    def __init__(self, at: str, seconds: float = 0.05) -> None:
+        self.at = at
+        self.seconds = seconds
+
+    def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
+        if destination == self.at:
+            time.sleep(self.seconds)
+
+
+async def run_until_drained(worker: Worker, timeout: float = 240.0) -> None:
     await asyncio.wait_for(worker.run(), timeout)
 
 
@@ -58,14 +75,17 @@ def test_both_plans_take_every_transition_and_comm_d_is_independently_right(tmp_
         "rpc_error_rate": 0.1,
         "abort_rate": 0.05,
         "seed": E2E_SEED,
+        "ticket_expiry_epochs": 10**6,  # this story is not about expiry (the next one is)
     }
     config = load_machine_file(
         devnet_machine(tmp_path, ["sealer", "sealer", "sealer", "snapup"], rates, "enable_deals = true"),
         tmp_path / "home",
     )
-    worker = build_worker(config)
+    clock = ChainClock(BLOCK_TIME)
+    worker = build_worker(config, clock=clock, manager_calls=clock)
     coverage = Coverage(worker, finished_at_least=6)
     worker.add_listener(coverage)
+    worker.add_listener(StallTheLoop(at="PC2Done"))
     asyncio.run(run_until_drained(worker))
 
     taken = set()
@@ -95,19 +115,19 @@ def test_both_plans_take_every_transition_and_comm_d_is_independently_right(tmp_
 class ExpireTickets(WorkerListener):
     """Moves the chain past the ticket's expiry while each sector waits to run PC1 (once per sector)."""
 
-    def __init__(self, clock: MovableClock, seconds: float) -> None:
+    def __init__(self, clock: ChainClock, blocks: int) -> None:
         self.clock = clock
-        self.seconds = seconds
+        self.blocks = blocks
         self.expired: set[str] = set()
 
     def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
         sector = thread.task.sector
         if destination == "TicketAssigned" and sector not in self.expired:
             self.expired.add(sector)
-            self.clock.skew += self.seconds
+            self.clock.advance(self.blocks)
 
 
-async def wait_for(condition: Any, timeout: float = 20.0) -> None:
+async def wait_for(condition: Any, timeout: float = 120.0) -> None:
     async def poll() -> None:
         while not condition():
             await asyncio.sleep(0.01)
@@ -120,9 +140,12 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
         devnet_machine(tmp_path, ["sealer", "sealer"], {"ticket_expiry_epochs": 5, "block_time": '"10ms"'}),
         tmp_path / "home",
     )
-    clock = MovableClock()
-    worker = build_worker(config, clock=clock)
-    worker.add_listener(ExpireTickets(clock, seconds=0.1))
+    clock = ChainClock(BLOCK_TIME)
+    worker = build_worker(config, clock=clock, manager_calls=clock)
+    worker.add_listener(ExpireTickets(clock, blocks=10))
+    # A loaded machine between the fresh ticket and its pre-commit: on wall-time epochs this expired the new
+    # ticket too (5 epochs of 10 ms) and the thread never finished; the chain clock does not move meanwhile.
+    worker.add_listener(StallTheLoop(at="PC1Done", seconds=0.1))
     closed: dict[int, Any] = {}
 
     class Closed(WorkerListener):
