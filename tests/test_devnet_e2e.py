@@ -143,8 +143,8 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
     clock = ChainClock(BLOCK_TIME)
     worker = build_worker(config, clock=clock, manager_calls=clock)
     worker.add_listener(ExpireTickets(clock, blocks=10))
-    # A loaded machine between the fresh ticket and its pre-commit: on wall-time epochs this expired the new
-    # ticket too (5 epochs of 10 ms) and the thread never finished; the chain clock does not move meanwhile.
+    # A loaded machine between the fresh ticket and its pre-commit (a real PC1 or a stalled loop): on wall-time
+    # epochs this expired the new ticket too and the thread never finished; the chain clock does not move.
     worker.add_listener(StallTheLoop(at="PC1Done", seconds=0.1))
     closed: dict[int, Any] = {}
 
