@@ -89,7 +89,7 @@ def test_the_proofs_section_names_simulated_stages_and_the_parent_cache(tmp_path
     path.write_text(
         '[[sealing_thread]]\nlocation = "a"\n'
         '[proofs]\nsimulate = ["pc1", "pc2"]\nparent_cache_dir = "/srv/parents"\n'
-        '[sector_manager.devnet]\nsector_size = "32GiB"\nproof_type = 3\n'
+        '[sector_manager.devnet]\nsector_size = "32GiB"\nproof_type = 3\n' + STORE
     )
     config = load_machine_file(path)
     assert config.proofs.simulate == ["pc1", "pc2"]

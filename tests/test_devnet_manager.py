@@ -216,7 +216,7 @@ async def _landed_with_seed(devnet: DevnetManager, clock: ManualClock, sector: S
     assert (await devnet.submit_precommit(sector, info, False)).result is SubmitResult.ACCEPTED
     clock.at += devnet.config.precommit_epochs + devnet.config.seed_epochs
     seed = (await devnet.wait_seed(sector)).seed
-    replica = simulated.replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
+    replica = replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
     return simulated.porep_proof(simulated.c1_digest(replica, info.comm_r, info.comm_d, seed.value))
 
 
