@@ -182,6 +182,7 @@ DEVNET = "[sector_manager.devnet]\n"
         (THREAD + STORE + '[[attached]]\nname = "b"\nlocation = "./store"\n', "[[attached]] #1 location: "),
         (THREAD + STORE + '[[attached]]\nname = ""\nlocation = "s2"\n', "[[attached]] #1 name: must not be empty"),
         ("x = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+        ('[[sealing_thread]]\nlocation = "a"\nplan = "' + "p" * 300 + '"\n' + STORE, "#0 plan: File name too long"),
     ],
 )
 def test_bad_values_are_refused_in_one_line_naming_the_key(tmp_path, text, words):

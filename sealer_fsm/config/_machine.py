@@ -29,7 +29,7 @@ from sealer_fsm.config._schema import (
 )
 from sealer_fsm.plans import PlanError, resolve_plan_path
 from sealer_fsm.proofs import seal_proof
-from sealer_fsm.units import format_size
+from sealer_fsm.units import format_size, shown
 
 MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
 _VERIFY_AFTER_PC2 = "C1 is simulated, so there is no real proof to check after PC2; remove the key (or set it to false)"
@@ -217,7 +217,9 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         try:
             plan_path = resolve_plan_path(section.plan, base_dir=home_path)
         except PlanError as error:
-            raise ConfigError(f"{where} plan: {error.faults[0].message} ({section.plan!r})") from error
+            raise ConfigError(f"{where} plan: {error.faults[0].message} ({shown(section.plan)})") from error
+        except OSError as error:  # e.g. a name too long to be a file name
+            raise ConfigError(f"{where} plan: {error.strerror or error} ({shown(section.plan)})") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
     _check_attached(machine.attached)
     for index, store in enumerate(machine.attached):
