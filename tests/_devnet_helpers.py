@@ -110,7 +110,7 @@ def devnet_machine(
         'name = "test"',
         'drain_timeout = "2s"',
         "[sealing]",
-        "max_retries = 8",
+        "" if "max_retries" in sealing else "max_retries = 8",
         'seal_interval = "0s"',
         'recover_interval = "10ms"',
         'rpc_polling_interval = "10ms"',
