@@ -73,6 +73,10 @@ class FakeContext:
         return self.services.get("stores", {})
 
     @property
+    def readonly_stores(self) -> dict[str, Path]:
+        return self.services.get("readonly_stores", {})
+
+    @property
     def sector(self) -> str | None:
         return self.data.get("sector_id")
 
@@ -92,10 +96,15 @@ class FakeContext:
 
 
 def devnet_machine(
-    tmp_path: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "", extra: str = ""
+    tmp_path: Path,
+    plans: list[str],
+    devnet: dict[str, Any] | None = None,
+    sealing: str = "",
+    extra: str = "",
+    readonly: tuple[str, ...] = (),
 ) -> Path:
-    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys and
-    `extra` is appended (more sections, e.g. `[proofs]`)."""
+    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys,
+    `extra` is appended (more sections, e.g. `[proofs]`) and the stores named in `readonly` ("a", "b") are."""
     settings = {
         "sector_size": '"2KiB"',
         "block_time": '"10ms"',
@@ -118,14 +127,9 @@ def devnet_machine(
     ]
     for index, plan in enumerate(plans):
         lines += ["[[sealing_thread]]", f'location = "t{index}"', f'plan = "{plan}"']
-    lines += [
-        "[[attached]]",
-        'name = "a"',
-        'location = "store-a"',
-        "[[attached]]",
-        'name = "b"',
-        'location = "store-b"',
-    ]
+    for store in ("a", "b"):
+        lines += ["[[attached]]", f'name = "{store}"', f'location = "store-{store}"']
+        lines += ["readonly = true"] if store in readonly else []
     lines += ["[sector_manager]", 'kind = "devnet"', "[sector_manager.devnet]"]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     path = tmp_path / "machine.toml"

@@ -127,7 +127,7 @@ class ExpireTickets(WorkerListener):
             self.clock.advance(self.blocks)
 
 
-async def wait_for(condition: Any, timeout: float = 120.0) -> None:
+async def wait_for(condition: Any, timeout: float = 20.0) -> None:
     async def poll() -> None:
         while not condition():
             await asyncio.sleep(0.01)
@@ -178,3 +178,50 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
     record = worker.services.manager.sector_record(SectorId.parse(aborted.sector))
     assert record["status"] == "aborted"
     assert record["abort_reason"] == "aborted by operator from PC2Done: ticket expired, sector dropped"
+
+
+def run_until_first_task_closes(config: Any, clock: ChainClock) -> Any:
+    """Run a worker until its first task ends (or its thread pauses); returns that task (or the pause reason)."""
+    worker = build_worker(config, clock=clock, manager_calls=clock)
+    closed: list[Any] = []
+
+    class FirstClosed(WorkerListener):
+        def task_closed(self, thread: Any, task: Any) -> None:
+            closed.append(task)
+            worker.drain()
+
+    worker.add_listener(FirstClosed())
+
+    async def story() -> Any:
+        running = asyncio.ensure_future(worker.run())
+        await wait_for(lambda: closed or worker.threads()[0].paused)
+        worker.drain()
+        await running
+        return closed[0] if closed else worker.threads()[0].last_error
+
+    try:
+        return asyncio.run(story())
+    finally:
+        worker.close()
+
+
+def test_snapup_reads_the_old_replica_from_a_store_now_read_only(tmp_path: Path) -> None:
+    """Issue 10 #19: a CC sector persisted in store b; b is then made read-only (it is full, say). The upgrade
+    reads the old replica from b, as the reference links or copies it, and persists the new one into a.
+    It used to end permanent: read-only stores were left out of every lookup."""
+    clock = ChainClock(BLOCK_TIME)
+    machine = devnet_machine(tmp_path, ["sealer"])
+    sealed = run_until_first_task_closes(load_machine_file(machine, tmp_path / "home"), clock)
+    assert sealed.state == "Finished" and sealed.data["persist_instance"] == "b" and sealed.data["deals"] == []
+    store_b = tmp_path / "home" / "store-b"
+    before = {path: path.read_bytes() for path in store_b.rglob("*") if path.is_file()}
+
+    (tmp_path / "again").mkdir()
+    machine = devnet_machine(tmp_path / "again", ["snapup"], readonly=("b",))
+    upgraded = run_until_first_task_closes(load_machine_file(machine, tmp_path / "home"), clock)
+    assert not isinstance(upgraded, str), f"the snapup thread paused: {upgraded}"
+    assert upgraded.state == "Finished" and upgraded.sector == sealed.sector
+    assert upgraded.data["access_instance"] == "b" and upgraded.data["persist_instance"] == "a"
+    store_a = tmp_path / "home" / "store-a"
+    assert (store_a / "update" / sealed.sector).is_file() and (store_a / "update-cache" / sealed.sector).is_dir()
+    assert {path: path.read_bytes() for path in store_b.rglob("*") if path.is_file()} == before, "b is only read"

@@ -340,3 +340,30 @@ def test_deals_never_use_less_space_than_asked_else_none(tmp_path_factory, min_u
         deals = run(devnet.acquire_deals(sector, None, min_used_space=min_used_space))
         assert not deals or sum(deal.piece_size for deal in deals) >= (min_used_space or 0)
         assert run(devnet.acquire_deals(sector, None, min_used_space=min_used_space)) == deals
+
+
+def test_read_only_stores_are_known_but_never_reserved(tmp_path: Path) -> None:
+    """Issue 10 #19: the devnet knows read-only stores (StoreBasicInfo, the files of a persisted sector) as the
+    reference manager does, and never hands one out to persist into."""
+    devnet = DevnetManager(
+        devnet_config(), tmp_path, {"w": tmp_path / "w"}, now=ManualClock().now, readonly_stores={"r": tmp_path / "r"}
+    )
+    sectors = [run(devnet.allocate_sector(None, None)).id for _ in range(6)]
+    assert {run(devnet.reserve_space(sector, 4096, [])).name for sector in sectors} == {"w"}
+    assert run(devnet.reserve_space(sectors[0], 4096, ["r"])) is None
+    assert run(devnet.store_info("r")).path == str(tmp_path / "r")
+    for kind in ("sealed", "cache"):
+        (tmp_path / "r" / kind / sectors[0].name).mkdir(parents=True)
+    (tmp_path / "r" / "sealed" / sectors[0].name).rmdir()
+    (tmp_path / "r" / "sealed" / sectors[0].name).write_bytes(b"replica")
+    assert run(devnet.submit_persisted(sectors[0], "r", False))
+
+
+def test_a_finished_sector_whose_deals_were_never_asked_for_is_offered_for_snapup(tmp_path: Path) -> None:
+    """With deals disabled a sealer thread never calls AcquireDeals; its sector is committed capacity all the
+    same, and must be offered for an upgrade (it never was)."""
+    devnet = make_devnet(tmp_path)
+    sector = run(devnet.allocate_sector(None, None)).id
+    devnet.db.update_sector(sector.number, status="finalized", persisted="a", comm_r="11" * 32)
+    offer = run(devnet.allocate_snapup_sector(None, None))
+    assert offer is not None and offer.sector.id == sector and offer.access_instance == "a"

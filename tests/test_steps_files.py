@@ -177,3 +177,16 @@ def test_a_full_store_pauses_the_thread_with_the_path_and_resume_after_freeing_i
     assert partial == [], "no partial copy stays in the stores"
     assert finished == ["Finished"]
     assert leftovers(config.home) == []
+
+
+def test_persisting_never_goes_into_a_read_only_store_but_reading_from_one_does(tmp_path):
+    from sealer_fsm.steps._common import access_store_path, store_path
+
+    services = {"stores": {"w": tmp_path / "w"}, "readonly_stores": {"r": tmp_path / "r"}}
+    ctx = FakeContext({}, services, tmp_path / "thread")
+    assert store_path(ctx, "w") == tmp_path / "w"
+    with pytest.raises(Permanent, match="'r' chosen by the sector manager to persist into is read-only"):
+        store_path(ctx, "r")
+    assert access_store_path(ctx, "r") == tmp_path / "r" and access_store_path(ctx, "w") == tmp_path / "w"
+    with pytest.raises(Permanent, match=r"'x', which holds the sector, is not attached .*r \(read-only\)"):
+        access_store_path(ctx, "x")

@@ -29,6 +29,7 @@ from sealer_fsm.units import parse_size
 
 __all__ = [
     "SectorFiles",
+    "access_store_path",
     "allowed_sizes",
     "call",
     "copy_file_atomically",
@@ -68,11 +69,27 @@ def allowed_sizes(sealing: SealingConfig) -> list[int] | None:
 
 
 def store_path(ctx: StepContext, name: str) -> Path:
-    """The local directory of the attached store the manager named; unknown to this worker is Permanent."""
-    stores = ctx.stores
+    """The local directory of the writable store the manager chose to persist into; a store this worker does
+    not have, or has read-only, is Permanent (persisting only ever goes into writable stores)."""
+    if name in ctx.stores:
+        return ctx.stores[name]
+    if name in ctx.readonly_stores:
+        raise Permanent(f"store {name!r} chosen by the sector manager to persist into is read-only on this worker")
+    raise Permanent(
+        f"store {name!r} chosen by the sector manager is not attached to this worker ({_known(ctx)})"
+    )
+
+
+def access_store_path(ctx: StepContext, name: str) -> Path:
+    """The local directory of an attached store, writable or read-only, to read a sector's files from (the
+    old replica of a snapup sector); a store this worker does not have is Permanent."""
+    stores = {**ctx.readonly_stores, **ctx.stores}
     if name not in stores:
-        known = ", ".join(sorted(stores)) or "none"
-        raise Permanent(
-            f"store {name!r} chosen by the sector manager is not attached to this worker (attached: {known})"
-        )
+        raise Permanent(f"store {name!r}, which holds the sector, is not attached to this worker ({_known(ctx)})")
     return stores[name]
+
+
+def _known(ctx: StepContext) -> str:
+    writable = sorted(ctx.stores)
+    readonly = [f"{name} (read-only)" for name in sorted(ctx.readonly_stores)]
+    return "attached: " + (", ".join(writable + readonly) or "none")

@@ -115,9 +115,10 @@ class DevnetDatabase:
             _update(db, number, columns)
 
     def first_snapup_candidate(self) -> sqlite3.Row | None:
-        """The oldest finalized committed-capacity sector not yet offered for an upgrade."""
+        """The oldest finalized committed-capacity sector not yet offered for an upgrade (no deals: none were
+        made for it, or the worker never asked, its deals being disabled)."""
         row: sqlite3.Row | None = self._db.execute(
-            "SELECT * FROM sectors WHERE status = 'finalized' AND deals = '[]' AND snapup IS NULL"
+            "SELECT * FROM sectors WHERE status = 'finalized' AND (deals IS NULL OR deals = '[]') AND snapup IS NULL"
             " AND persisted IS NOT NULL ORDER BY number LIMIT 1"
         ).fetchone()
         return row

@@ -47,11 +47,22 @@ CC_SHARE = 0.5
 
 
 class DevnetManager:
-    """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own)."""
+    """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own).
 
-    def __init__(self, config: DevnetConfig, home: Path, stores: Mapping[str, Path], now: Now | None = None) -> None:
+    `stores` are the persist stores it hands out (StoreReserveSpace); `readonly_stores` it knows too, as the
+    reference manager does: they still hold sectors (StoreBasicInfo, snapup access) but take no new ones."""
+
+    def __init__(
+        self,
+        config: DevnetConfig,
+        home: Path,
+        stores: Mapping[str, Path],
+        now: Now | None = None,
+        readonly_stores: Mapping[str, Path] | None = None,
+    ) -> None:
         self.config = config
         self.stores = dict(stores)
+        self.all_stores = {**(readonly_stores or {}), **self.stores}
         self.db = DevnetDatabase(Path(home) / DATABASE_NAME)
         self.draws = Draws(config.seed)
         now = now or time.time
@@ -264,14 +275,15 @@ class DevnetManager:
 
     async def store_info(self, instance: str) -> StoreInfo | None:
         self._call("StoreBasicInfo")
-        path = self.stores.get(instance)
+        path = self.all_stores.get(instance)
         return None if path is None else StoreInfo(instance, str(path))
 
     async def submit_persisted(self, sector: SectorId, instance: str, is_upgrade: bool) -> bool:
         self._call("SubmitPersistedEx", sector.number)
         self._row(sector)
         kinds = ("update", "update-cache") if is_upgrade else ("sealed", "cache")
-        if instance not in self.stores or not _verify.files_present(self.stores[instance], sector.name, kinds):
+        store = self.all_stores.get(instance)
+        if store is None or not _verify.files_present(store, sector.name, kinds):
             return False
         if not is_upgrade:
             self.db.update_sector(sector.number, persisted=instance)
@@ -399,7 +411,7 @@ class DevnetManager:
         fault = _verify.snapup_fault(row, deals, proof)
         if fault:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
-        store = self.stores.get(proof.access_instance)
+        store = self.all_stores.get(proof.access_instance)
         if store is None or not _verify.files_present(
             store, SectorId(row["miner"], row["number"]).name, ("update", "update-cache")
         ):
