@@ -17,10 +17,13 @@ from sealer_fsm.steps import builtin_registry
 from sealer_fsm.wiring import connect_manager
 
 
-def attached_stores(config: MachineConfig) -> dict[str, Path]:
-    """Writable persist stores by name (a store without a name is named by its location)."""
+def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
+    """The writable (or with `readonly`, the read-only) attached stores by name (a store without a name is
+    named by its location)."""
     return {
-        store.name or store.location: config.resolve(store.location) for store in config.attached if not store.readonly
+        store.name or store.location: config.resolve(store.location)
+        for store in config.attached
+        if store.readonly == readonly
     }
 
 
@@ -33,7 +36,10 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise HomeError(f"cannot create the attached store {path}: {error.strerror or error}") from error
-    return OffLoopDevnet(DevnetManager(config.sector_manager.devnet, config.home, stores, now=now))
+    devnet = DevnetManager(
+        config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
+    )
+    return OffLoopDevnet(devnet)
 
 
 def build_worker(
@@ -51,6 +57,7 @@ def build_worker(
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
+            readonly_stores=attached_stores(config, readonly=True),
         ),
         clock=clock,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
     home = tmp_path / "home"
     assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3", "--listen", "127.0.0.1:0"]) == 0
     summary = capsys.readouterr().out
-    assert "3 sectors finished" in summary and "0 aborted" in summary and "simulated" in summary
+    # The drain lets a step already running finish, so the other thread may close one more sector meanwhile.
+    assert int(re.search(r"(\d+) sectors finished", summary)[1]) in (3, 4)
+    assert "0 aborted" in summary and "simulated" in summary
 
     assert main(["sectors", "list", "--home", str(home), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -27,7 +27,7 @@ def machine(tmp_path: Path) -> Path:
         '[sealing]\nseal_interval = "0s"\nrecover_interval = "0.01s"\nrpc_polling_interval = "0s"\n'
         f'[[sealing_thread]]\nlocation = "t0"\nplan = "{plan}"\n'
         '[[attached]]\nname = "store"\nlocation = "store"\n'
-        '[sector_manager.devnet]\nblock_time = "0s"\n'
+        '[sector_manager.devnet]\nblock_time = "1ms"\n'
     )
     return path
 

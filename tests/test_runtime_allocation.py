@@ -50,7 +50,7 @@ def machine(tmp_path: Path, *plans: str, devnet: str = "") -> Path:
         '[sealing]\nseal_interval = "0s"\nrecover_interval = "0s"\nrpc_polling_interval = "0s"\n'
         f"{threads}"
         '[[attached]]\nname = "store"\nlocation = "store"\n'
-        f"[sector_manager.devnet]\nblock_time = \"0s\"\n{devnet}"
+        f"[sector_manager.devnet]\nblock_time = \"1ms\"\n{devnet}"
     )
     return path
 
