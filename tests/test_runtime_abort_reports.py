@@ -111,3 +111,39 @@ def test_a_restart_still_reports_an_abort_the_manager_never_heard_of(tmp_path):
         await runner
 
     asyncio.run(after_restart())
+
+
+def test_an_aborted_upgrade_leaves_no_update_files_in_the_store(tmp_path):
+    """Snapup aborted after its update was persisted: the updated replica goes, the sealed sector under it stays;
+    and both databases and the disk agree afterwards."""
+    from _devnet_helpers import devnet_machine
+
+    from tests.support.consistency import check_both_databases
+
+    plan = tmp_path / "snap-abort.yaml"
+    plan.write_text(
+        (PLANS / "snapup.yaml")
+        .read_text()
+        .replace("    step: submit_snapup_proof\n", "    step: tests.support.plan_steps:abort_the_sector\n")
+    )
+    machine = devnet_machine(tmp_path, ["sealer", str(plan)])
+    worker = build_worker(load_machine_file(machine, home=tmp_path / "home"))
+
+    async def scenario():
+        runner = asyncio.create_task(worker.run())
+        await until(
+            lambda: any(t.thread == 1 and t.state == "Abort" and t.closed_at for t in worker.store.tasks()), timeout=60
+        )
+        worker.drain()
+        await runner
+
+    asyncio.run(scenario())
+    (aborted, *_) = [t for t in worker.store.tasks() if t.thread == 1 and t.state == "Abort" and t.closed_at]
+    home = tmp_path / "home"
+    for store in ("store-a", "store-b"):
+        assert not list((home / store / "update").glob(f"{aborted.sector}*"))
+        assert not list((home / store / "update-cache").glob(f"{aborted.sector}*"))
+    assert any((home / store / "sealed" / aborted.sector).is_file() for store in ("store-a", "store-b"))
+    worker.services.manager.close()
+    worker.close()
+    check_both_databases(home, [home / "t0", home / "t1"], [home / "store-a", home / "store-b"])
