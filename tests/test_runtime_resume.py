@@ -145,3 +145,18 @@ def test_only_states_every_path_passes_through_count(tmp_path):
     # neither branch is on every path, but what both branches require is guaranteed at the join
     assert set(state_needs(loaded, "End")) == {"done", "common"}
     assert set(state_needs(loaded, "L")) == {"left", "common"}
+
+
+def test_the_control_rpc_checks_a_resume_without_doing_it(tmp_path, machine_file):
+    from sealer_fsm.control._jsonrpc import RpcError
+    from sealer_fsm.control._methods import WorkerMethods
+
+    worker = paused_in(tmp_path, machine_file, "sealer", "PCSubmitted")
+    methods = WorkerMethods(worker)
+    before = snapshot(worker)
+    answer = methods.check_resume(0, "Finished", True)
+    assert answer["target"] == "Finished" and "proof" in answer["missing"] and "Abort" in answer["warning"]
+    with pytest.raises(RpcError) as refused:
+        methods.check_resume(0, "Empty", True)
+    assert "Abort" in str(refused.value) and refused.value.data["kind"] == "state_refused"
+    assert snapshot(worker) == before

@@ -59,6 +59,9 @@ class WorkerMethods:
                 self.resume,
                 (INDEX, STATE, Param("force", bool, default=False), Param("reason", str, default=None, nullable=True)),
             ),
+            "SealerFsm.CheckResume": Method(
+                self.check_resume, (INDEX, Param("state", str), Param("force", bool, default=False))
+            ),
             "SealerFsm.History": Method(self.history, (INDEX,)),
             "SealerFsm.Plans": Method(self.plans),
             "SealerFsm.PlanOf": Method(self.plan_of, (INDEX,)),
@@ -87,6 +90,18 @@ class WorkerMethods:
     def resume(self, index: int, state: str | None, force: bool = False, reason: str | None = None) -> bool:
         with _refusals_as_rpc_errors():
             return self._worker.resume(index, state, force=force, reason=reason, actor="operator")
+
+    def check_resume(self, index: int, state: str, force: bool = False) -> dict[str, Any]:
+        """What a resume into `state` would do, without doing it: the refusal a resume would get, or the target,
+        what it needs and (forced) what the task lacks, with the sentence a confirmation should show."""
+        with _refusals_as_rpc_errors():
+            check = self._worker.check_resume(index, state, force)
+        return {
+            "target": check.target,
+            "needs": list(check.needs),
+            "missing": list(check.missing),
+            "warning": check.warning,
+        }
 
     def info(self) -> dict[str, Any]:
         threads = self._worker.threads()
