@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -148,7 +149,19 @@ CASES = {
     "random bytes": (lambda home: _write(home / "sealer-fsm.db", os.urandom(4096)), "is not an SQLite database"),
     "a directory": (lambda home: (home / "sealer-fsm.db").mkdir(), "is a directory"),
     "random devnet db": (lambda home: _write(home / "devnet.db", os.urandom(4096)), "devnet.db is not an SQLite"),
+    "foreign devnet db": (lambda home: _foreign(home / "devnet.db"), "devnet.db is not the devnet's chain database"),
+    "worker db as devnet db": (
+        lambda home: (TaskStore(home / "devnet.db").close()),
+        "devnet.db is a sealer-fsm task database, not the devnet's chain database",
+    ),
 }
+
+
+def _foreign(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE foo (x)")
+    db.commit()
+    db.close()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -187,9 +200,10 @@ def test_a_read_only_home_is_refused_in_one_line(tmp_path, capsys):
     assert status != 0 and errors.count("\n") == 1 and str(home) in errors and "Traceback" not in errors
 
 
-def test_a_read_only_devnet_database_is_refused_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("database", ["devnet.db", "sealer-fsm.db"])
+def test_a_read_only_database_is_refused_in_one_line(tmp_path, capsys, database):
     home = _prepared_home(tmp_path)
     assert run_once(tmp_path, home, capsys)[0] == 0  # a first run creates both databases
-    with read_only(home / "devnet.db"):
+    with read_only(home / database):
         status, errors = run_once(tmp_path, home, capsys)
-    assert status != 0 and errors.count("\n") == 1 and "devnet.db" in errors and "Traceback" not in errors
+    assert status != 0 and errors.count("\n") == 1 and database in errors and "Traceback" not in errors

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sealer_fsm.plans import load_plan
 from sealer_fsm.runtime import NotPaused, ResumeCheck, StateRefused, state_needs
+from sealer_fsm.runtime._resume import check_resume
+from sealer_fsm.store import TaskRecord
 from tests.conftest import PLANS
 from tests.harness import build_worker, producing, registry_for, run_until, until
 
@@ -160,3 +164,34 @@ def test_the_control_rpc_checks_a_resume_without_doing_it(tmp_path, machine_file
         methods.check_resume(0, "Empty", True)
     assert "Abort" in str(refused.value) and refused.value.data["kind"] == "state_refused"
     assert snapshot(worker) == before
+
+
+KEYS = sorted({key for plan in (SEALER, SNAPUP) for spec in plan.states.values() for key in spec.requires})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    plan=st.sampled_from([SEALER, SNAPUP]),
+    current=st.integers(0, 30),
+    held=st.sets(st.sampled_from(KEYS)),
+    typed=st.one_of(st.sampled_from(["Aborted", "Abort", "Finished", "Empty", "PC1Done", "Nowhere"]), st.text()),
+    force=st.booleans(),
+)
+def test_every_resume_is_accepted_only_by_the_rules(plan, current, held, typed, force):
+    states = plan.state_names()
+    task = TaskRecord(
+        1, 0, plan.name, "p.yaml", states[current % len(states)], None, 0, True, None, None,
+        {key: 1 for key in held}, 0.0, 0.0, None,
+    )  # fmt: skip
+    try:
+        check = check_resume(plan, task, typed, force)
+    except StateRefused as refused:
+        assert "\n" not in str(refused) and refused.valid_states == states
+        return
+    assert check.target == plan.canonical_state(typed)
+    if check.target == "Abort":
+        return
+    assert task.state != "Abort"
+    needs = state_needs(plan, check.target)
+    assert set(check.missing) == set(needs) - held and (force or not check.missing)
+    assert "sector_id" not in held or "sector_id" in needs  # never back before the allocation

@@ -109,8 +109,18 @@ def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
         asyncio.run(serve(worker, services, main, early_stop=early_stop))
     except ControlServerError as error:
         raise CliError(str(error)) from error
+    finally:
+        _close(worker)
     print(progress.summary())
     return 0
+
+
+def _close(worker: Worker) -> None:
+    """Let the store finish its writes and release the home, then close the manager (the devnet's database)."""
+    worker.close()
+    close_manager = getattr(worker.services.manager, "close", None)
+    if close_manager is not None:
+        close_manager()
 
 
 @asynccontextmanager
