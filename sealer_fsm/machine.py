@@ -12,6 +12,7 @@ returns False, while the commit it was waiting for may still land; memory and di
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,15 +80,16 @@ class _PlanMachine:
         }
 
 
-# Plans are few (one per plan version a worker has loaded); keyed by identity, each kept with its plan.
-_PLAN_MACHINES: dict[int, tuple[Plan, _PlanMachine]] = {}
+# One shared machine per plan object in use, keyed by identity and dropped when the plan is.
+_PLAN_MACHINES: dict[int, _PlanMachine] = {}
 
 
 def _plan_machine(plan: Plan) -> _PlanMachine:
-    known = _PLAN_MACHINES.get(id(plan))
-    if known is None or known[0] is not plan:
-        known = _PLAN_MACHINES[id(plan)] = (plan, _PlanMachine(plan))
-    return known[1]
+    shared = _PLAN_MACHINES.get(id(plan))
+    if shared is None:
+        shared = _PLAN_MACHINES[id(plan)] = _PlanMachine(plan)
+        weakref.finalize(plan, _PLAN_MACHINES.pop, id(plan), None)
+    return shared
 
 
 class TaskMachine:

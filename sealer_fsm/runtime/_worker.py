@@ -140,6 +140,7 @@ class Worker:
             for runner in [*runners, retrier]:
                 runner.cancel()
             await asyncio.gather(retrier, return_exceptions=True)
+            gc.unfreeze()
             self._drained.set()
 
     def close(self) -> None:
