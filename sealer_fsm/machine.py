@@ -61,7 +61,7 @@ class _PlanMachine:
     and the (state, event) -> destination table read back from it."""
 
     def __init__(self, plan: Plan) -> None:
-        transitions = [
+        transitions: list[dict[str, str | list[str]]] = [
             {"trigger": event, "source": source, "dest": destination}
             for source, event, destination in plan.transitions()
         ]

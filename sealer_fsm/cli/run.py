@@ -32,7 +32,7 @@ from sealer_fsm.store import StoreError
 Service = Callable[[], AbstractAsyncContextManager[object]]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("run", help="run the sealing threads of a machine file")
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="machine file (TOML)")
     parser.add_argument("--home", metavar="DIR", help="the worker's home (default: var/<worker name>)")
@@ -101,7 +101,8 @@ def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
         except NoTerminal as error:
             raise CliError(str(error)) from error
         worker.add_listener(progress)  # counts sectors (and stops at --sectors) without drawing over the UI
-        services, main = [control], lambda: run_tui_in_process(worker)
+        services: list[Service] = [control]
+        main: Callable[[], Awaitable[None]] = functools.partial(run_tui_in_process, worker)
     else:
         # The progress view comes first: it sets up the log output the control server reports its address on.
         services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run

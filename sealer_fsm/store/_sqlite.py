@@ -196,6 +196,7 @@ class TaskStore:
                 " pause_reason, created_at, state_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (thread, plan, plan_path, plan_hash, state, *_pause_columns(pause, at), at, at),
             )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table always has one
             return _read_task(db, cursor.lastrowid)
 
         return self._write(write)

@@ -135,7 +135,9 @@ class DevnetDatabase:
         transaction so that a crash never leaves a number used without its sector or a request answered twice."""
         with self.transaction() as db:
             if request_id is not None:
-                row = db.execute("SELECT * FROM sectors WHERE request_id = ?", (request_id,)).fetchone()
+                row: sqlite3.Row | None = db.execute(
+                    "SELECT * FROM sectors WHERE request_id = ?", (request_id,)
+                ).fetchone()
                 if row is not None:
                     return row
             db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES ('sector_number', '0')")
@@ -145,10 +147,14 @@ class DevnetDatabase:
                 "INSERT INTO sectors (number, miner, sector_size, request_id) VALUES (?, ?, ?, ?)",
                 (number, miner, sector_size, request_id),
             )
-            return db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+            allocated: sqlite3.Row = db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+            return allocated
 
     def snapup_for_request(self, request_id: str) -> sqlite3.Row | None:
-        return self._db.execute("SELECT * FROM sectors WHERE snap_request_id = ?", (request_id,)).fetchone()
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM sectors WHERE snap_request_id = ?", (request_id,)
+        ).fetchone()
+        return row
 
     def update_sector(self, number: int, **columns: Any) -> None:
         with self.transaction() as db:
