@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import datetime
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,25 +162,11 @@ class ThreadControl:
     # -- blocking work -----------------------------------------------------------------------------------------
 
     async def run_blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `function` in its own OS thread and await it; the work is tracked until it returns, even after the
-        awaiting step was cancelled, so that the task's next step never starts beside it."""
-        work: concurrent.futures.Future[T] = concurrent.futures.Future()
-        context = contextvars.copy_context()
-
-        def body() -> None:
-            if not work.set_running_or_notify_cancel():
-                return
-            try:
-                result = context.run(function, *args, **kwargs)
-            except BaseException as error:
-                work.set_exception(error)
-            else:
-                work.set_result(result)
-
+        """Run `function` on one of the worker's blocking threads and await it; the work is tracked until it
+        returns, even after the awaiting step was cancelled, so that the task's next step never starts beside it."""
+        work = self.worker.blocking_pool.submit(function, *args, **kwargs)
         self._blocking.add(work)
         work.add_done_callback(self._blocking.discard)
-        # A daemon thread: work that ignores its cancel token cannot hold the process past a drain.
-        threading.Thread(target=body, name=f"sealing-{self.index}-blocking", daemon=True).start()
         return await asyncio.wrap_future(work)
 
     def blocking_work(self) -> tuple[concurrent.futures.Future[Any], ...]:

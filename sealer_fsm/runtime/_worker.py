@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.plans import Plan, PlanError, PlanFault
 from sealer_fsm.registry import StepRegistry
+from sealer_fsm.runtime._blocking import BlockingPool
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
 from sealer_fsm.runtime._control import wait_for_work
@@ -112,6 +113,7 @@ class Worker:
         self.store = store or TaskStore.in_home(config.home)
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
         self.deferred_calls = DeferredCalls(self)
+        self.blocking_pool = BlockingPool(f"{config.name}-blocking")
         self._drained = asyncio.Event()
 
     @property
