@@ -8,7 +8,6 @@ through the plan's machine and stores `Outcome.data` with the new state in the s
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,7 +69,7 @@ class StepContext:
         self.plan = plan
         self.state = state
         self.data: Mapping[str, Any] = MappingProxyType(dict(data))
-        self.log = logging.getLogger(f"sealer_fsm.thread.{thread.index}")
+        self.log = thread.log
         # Set by the runtime when the step is cancelled (pause --now, drain timeout); long computations the
         # step runs with `run_blocking` take it as `cancel=` and stop between chunks.
         self.cancel_token = CancelToken()

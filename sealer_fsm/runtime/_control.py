@@ -45,6 +45,7 @@ class ThreadControl:
     def __init__(self, worker: Worker, index: int) -> None:
         self.worker = worker
         self.index = index
+        self.log = logging.getLogger(f"sealer_fsm.thread.{index}")  # what its steps log through
         self.task: TaskRecord | None = None
         self._thread_state = ThreadState.IDLE
         self._thread_state_since = worker.clock.monotonic()

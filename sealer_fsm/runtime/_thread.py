@@ -165,8 +165,12 @@ class SealingThread(ThreadControl):
         """The thread's plan file as it is now, stored (by digest) so a task can follow this version for ever."""
         version = self.worker.current_plan(self)
         self.plan = version.plan
-        path = str(self.config.plan_path)
-        await self._durably(lambda: self.worker.store.keep_plan(version.digest, version.plan.name, path, version.text))
+        if version.digest not in self.worker.kept_plans:
+            path = str(self.config.plan_path)
+            await self._durably(
+                lambda: self.worker.store.keep_plan(version.digest, version.plan.name, path, version.text)
+            )
+            self.worker.kept_plans.add(version.digest)
         return version
 
     async def _end_attempt(self) -> None:

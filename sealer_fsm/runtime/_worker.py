@@ -114,6 +114,7 @@ class Worker:
         self._threads = [SealingThread(self, thread, plans[thread.plan_path]) for thread in config.threads]
         self.deferred_calls = DeferredCalls(self)
         self.blocking_pool = BlockingPool(f"{config.name}-blocking")
+        self.kept_plans: set[str] = set()  # plan versions this worker has stored (by digest)
         self._drained = asyncio.Event()
 
     @property
