@@ -11,6 +11,15 @@ from sealer_fsm.proofs._cancel import Cancelled, CancelToken
 from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
+from sealer_fsm.proofs._poseidon_api import (
+    PoseidonUnavailable,
+    field_backend,
+    field_backends,
+    hash2,
+    poseidon,
+    poseidon_arities,
+    use_field_backend,
+)
 from sealer_fsm.proofs._reference import hash_node
 from sealer_fsm.proofs._sizes import (
     check_piece_size,
@@ -31,6 +40,7 @@ __all__ = [
     "CancelToken",
     "Cancelled",
     "PieceCommitment",
+    "PoseidonUnavailable",
     "Progress",
     "available_backends",
     "backend",
@@ -39,8 +49,11 @@ __all__ = [
     "commp_bytes",
     "commp_file",
     "configure_threads",
+    "field_backend",
+    "field_backends",
     "fr32_pad",
     "fr32_unpad",
+    "hash2",
     "hash_node",
     "hashing_threads",
     "is_piece_size",
@@ -51,11 +64,14 @@ __all__ = [
     "piece_cid_v1",
     "piece_cid_v2",
     "piece_size_for_payload",
+    "poseidon",
+    "poseidon_arities",
     "sealed_cid",
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
     "usable_cores",
     "use_backend",
+    "use_field_backend",
     "zero_commitment",
 ]

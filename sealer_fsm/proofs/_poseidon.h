@@ -1,0 +1,51 @@
+/* Poseidon over BLS12-381 Fr as neptune computes it (Strength::Standard), in the spec's optimised form.
+ *
+ * The tables come from `_poseidon_constants.h`, generated at build time by `_poseidon_params.py`. A hash
+ * takes canonical field elements and returns a canonical one; the permutation works in Montgomery form.
+ * `poseidon_hash` points at the fastest multiplication this CPU runs (mulx/adx or portable C).
+ */
+#ifndef SEALER_FSM_POSEIDON_H
+#define SEALER_FSM_POSEIDON_H
+
+#include "_fr.h"
+
+#define POSEIDON_MAX_WIDTH 37 /* arity 36 */
+#define POSEIDON_FULL_ROUNDS 8
+
+typedef struct {
+    int arity, width, partial_rounds;
+    const fr *plain_rc; /* (8 + R_P)·width Grain constants, canonical: exposed for checks only */
+    const fr *rc;       /* compressed constants RC' (8·width + R_P) */
+    const fr *mds;      /* width × width, row-major; state ← state × M */
+    const fr *pre;      /* the pre-sparse matrix of the last first-half full round */
+    const fr *sparse;   /* per partial round: first row (width) then the rest of the first column (width−1) */
+} poseidon_instance;
+
+/* tag: the first state element in Montgomery form; inputs: `arity` canonical elements (fewer are padded
+ * with zeros, for ConstantLength); out: the canonical digest. */
+typedef void (*poseidon_hash_fn)(const poseidon_instance *instance, const fr *tag, const fr *inputs, int count,
+                                 fr *out);
+
+void poseidon_hash_portable(const poseidon_instance *, const fr *, const fr *, int, fr *);
+#ifdef FR_HAVE_ADX
+void poseidon_hash_adx(const poseidon_instance *, const fr *, const fr *, int, fr *);
+#endif
+
+extern poseidon_hash_fn poseidon_hash;
+
+/* The instance of this arity, or NULL when there is none. */
+const poseidon_instance *poseidon_find(int arity);
+/* The MerkleTree domain tag 2^arity − 1, in Montgomery form. */
+void poseidon_merkle_tag(int arity, fr *tag);
+/* A canonical value to Montgomery form / back, with the selected multiplication. */
+void fr_to_montgomery(fr *out, const fr *canonical);
+void fr_from_montgomery(fr *out, const fr *montgomery);
+/* a·b where exactly one of them is in Montgomery form: the result is canonical. */
+void fr_mul_mixed(fr *out, const fr *canonical, const fr *montgomery);
+/* a^-1 of a Montgomery-form value, in Montgomery form (a ≠ 0). */
+void fr_inverse(fr *out, const fr *a);
+
+/* Choose the multiplication: 1 = mulx/adx (only if the CPU has it), 0 = portable. Returns the one in use. */
+int poseidon_select_adx(int want_adx);
+
+#endif
