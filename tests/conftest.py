@@ -33,3 +33,17 @@ def machine_file(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(params=["mulx-adx", "portable"])
+def field_backend(request: pytest.FixtureRequest):
+    """Runs a test once per Poseidon field multiplication this CPU has (skips the others)."""
+    from sealer_fsm.proofs import field_backends, use_field_backend
+
+    if request.param not in field_backends():
+        pytest.skip(f"field backend {request.param} is not available on this CPU")
+    use_field_backend(request.param)
+    try:
+        yield request.param
+    finally:
+        use_field_backend("best")

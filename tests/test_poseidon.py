@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sealer_fsm.proofs import field_backends, poseidon, poseidon_arities, use_field_backend
+from sealer_fsm.proofs import poseidon, poseidon_arities, use_field_backend
 from sealer_fsm.proofs._poseidon_api import FIELD_MODULUS, extension
 from tests.support import poseidon_reference as reference
 
@@ -23,15 +22,6 @@ def limbs_to_bytes(limbs: tuple[int, int, int, int]) -> bytes:
 
 def element(value: int) -> bytes:
     return value.to_bytes(32, "little")
-
-
-@pytest.fixture(params=field_backends())
-def field_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    use_field_backend(request.param)
-    try:
-        yield request.param
-    finally:
-        use_field_backend("best")
 
 
 # neptune src/poseidon.rs `hash_values`: MerkleTree hash of [0, 1, ..., arity-1] (reference-proofs.md §4.1).

@@ -10,7 +10,12 @@ from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
 from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
+from sealer_fsm.proofs._encoding import decode, encode, snap_decode, snap_encode
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
+from sealer_fsm.proofs._layout import SectorShape
+from sealer_fsm.proofs._merkle_path import MerklePath, PathLevel, tree_c_path, tree_r_last_path
+from sealer_fsm.proofs._oct_tree import TreeInputError
+from sealer_fsm.proofs._pc2 import Pc2Output, precommit_phase2
 from sealer_fsm.proofs._poseidon_api import (
     PoseidonUnavailable,
     field_backend,
@@ -28,6 +33,7 @@ from sealer_fsm.proofs._sizes import (
     piece_size_for_payload,
     unpadded_size,
 )
+from sealer_fsm.proofs._snap import SnapOutput, snap_encode_into
 from sealer_fsm.proofs._tree import (
     Progress,
     comm_d_from_pieces,
@@ -39,9 +45,15 @@ from sealer_fsm.proofs._tree import (
 __all__ = [
     "CancelToken",
     "Cancelled",
+    "MerklePath",
+    "PathLevel",
+    "Pc2Output",
     "PieceCommitment",
     "PoseidonUnavailable",
     "Progress",
+    "SectorShape",
+    "SnapOutput",
+    "TreeInputError",
     "available_backends",
     "backend",
     "check_piece_size",
@@ -49,6 +61,8 @@ __all__ = [
     "commp_bytes",
     "commp_file",
     "configure_threads",
+    "decode",
+    "encode",
     "field_backend",
     "field_backends",
     "fr32_pad",
@@ -66,7 +80,13 @@ __all__ = [
     "piece_size_for_payload",
     "poseidon",
     "poseidon_arities",
+    "precommit_phase2",
     "sealed_cid",
+    "snap_decode",
+    "snap_encode",
+    "snap_encode_into",
+    "tree_c_path",
+    "tree_r_last_path",
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
