@@ -59,6 +59,7 @@ def snap_encode(
     sector_key: bytes, data: bytes, *, comm_d_new: bytes, comm_r_old: bytes, nodes: int, first_node: int = 0
 ) -> bytes:
     """The updated replica: node i = key i + data i · rho(i) mod p (storage-proofs-update `encode_into`)."""
+    _check_range(len(sector_key), first_node, nodes)
     rhos = rho_table(snap_phi(comm_d_new, comm_r_old), nodes)
     return bytes(extension().nodes(_SNAP_ENCODE, data, sector_key, rhos.table, rhos.shift, first_node))
 
@@ -67,5 +68,12 @@ def snap_decode(
     replica: bytes, sector_key: bytes, *, comm_d_new: bytes, comm_r_old: bytes, nodes: int, first_node: int = 0
 ) -> bytes:
     """The new data of an updated replica: node i = (replica i - key i) · rho(i)^-1 mod p (`decode_from`)."""
+    _check_range(len(replica), first_node, nodes)
     rhos = rho_table(snap_phi(comm_d_new, comm_r_old), nodes, inverse=True)
     return bytes(extension().nodes(_SNAP_DECODE, replica, sector_key, rhos.table, rhos.shift, first_node))
+
+
+def _check_range(length: int, first_node: int, nodes: int) -> None:
+    count = length // 32
+    if first_node < 0 or first_node + count > nodes:
+        raise ValueError(f"nodes {first_node}..{first_node + count - 1} are outside a sector of {nodes} nodes")
