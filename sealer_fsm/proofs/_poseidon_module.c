@@ -292,6 +292,10 @@ static PyObject *py_select(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static double seconds_between(const struct timespec *start, const struct timespec *end) {
+    return (double)(end->tv_sec - start->tv_sec) + 1e-9 * (double)(end->tv_nsec - start->tv_nsec);
+}
+
 /* multiplications(count) -> seconds for `count` dependent field multiplications on the selected backend. */
 static PyObject *py_multiplications(PyObject *self, PyObject *args) {
     long long count;
@@ -304,7 +308,26 @@ static PyObject *py_multiplications(PyObject *self, PyObject *args) {
     clock_gettime(CLOCK_MONOTONIC, &end);
     Py_END_ALLOW_THREADS
     __asm__ volatile("" : : "r"(value.l[0]) : "memory");
-    return PyFloat_FromDouble((double)(end.tv_sec - start.tv_sec) + 1e-9 * (double)(end.tv_nsec - start.tv_nsec));
+    return PyFloat_FromDouble(seconds_between(&start, &end));
+}
+
+/* hashes(arity, count) -> seconds for `count` chained MerkleTree hashes (each digest feeds the next). */
+static PyObject *py_hashes(PyObject *self, PyObject *args) {
+    int arity;
+    long long count;
+    if (!PyArg_ParseTuple(args, "iL", &arity, &count)) return NULL;
+    const poseidon_instance *instance = poseidon_find(arity);
+    if (instance == NULL) return PyErr_Format(PyExc_ValueError, "no Poseidon instance of arity %d", arity);
+    fr inputs[POSEIDON_MAX_WIDTH], tag;
+    for (int i = 0; i < arity; i++) inputs[i] = (fr){{(uint64_t)i, 0, 0, 0}};
+    poseidon_merkle_tag(arity, &tag);
+    struct timespec start, end;
+    Py_BEGIN_ALLOW_THREADS
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long long i = 0; i < count; i++) poseidon_hash(instance, &tag, inputs, arity, &inputs[0]);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    Py_END_ALLOW_THREADS
+    return PyFloat_FromDouble(seconds_between(&start, &end));
 }
 
 static PyMethodDef methods[] = {
@@ -319,6 +342,7 @@ static PyMethodDef methods[] = {
     {"current", py_current, METH_NOARGS, "current() -> str."},
     {"select", py_select, METH_VARARGS, "select(name)."},
     {"multiplications", py_multiplications, METH_VARARGS, "multiplications(count) -> seconds."},
+    {"hashes", py_hashes, METH_VARARGS, "hashes(arity, count) -> seconds (benchmarks)."},
     {NULL, NULL, 0, NULL},
 };
 
