@@ -88,11 +88,12 @@ def build_base_tree(request: TreeRequest, tree_fd: int, threads: int, cancel: Ca
 def _cancellable(*arguments: object) -> bytes | tuple[str, int, int, int]:
     """The C call; its OSError(ECANCELED) becomes Cancelled."""
     try:
-        return extension().build_tree(*arguments)
+        outcome: bytes | tuple[str, int, int, int] = extension().build_tree(*arguments)
     except OSError as error:
         if error.errno == errno.ECANCELED:
             raise Cancelled("tree building cancelled") from None
         raise
+    return outcome
 
 
 def _failure(outcome: tuple[str, int, int, int], inputs: Sequence[Path | None]) -> Exception:

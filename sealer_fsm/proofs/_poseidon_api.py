@@ -14,7 +14,7 @@ from types import ModuleType
 try:
     from sealer_fsm.proofs import _poseidon as _c
 except ImportError:  # the extension was not built
-    _c = None
+    _c = None  # type: ignore[assignment]
 
 FIELD_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 """p, the order of BLS12-381's scalar field."""
