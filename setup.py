@@ -36,6 +36,16 @@ setup(
             extra_link_args=["-pthread"],
         ),
         Extension(
+            "sealer_fsm.proofs._sdr",
+            sources=[
+                f"{PROOFS}/{name}.c"
+                for name in ("_sdr", "_sdr_graph", "_sdr_prf", "_sdr_labels", "_sha256", "_sha256_x86")
+            ],
+            depends=[f"{PROOFS}/{name}.h" for name in ("_sdr_graph", "_sdr_labels", "_sha256")],
+            extra_compile_args=COMPILE_ARGS,
+            extra_link_args=["-pthread"],
+        ),
+        Extension(
             "sealer_fsm.proofs._poseidon",
             sources=[f"{PROOFS}/{name}.c" for name in ("_poseidon_module", "_poseidon", "_trees")],
             depends=[f"{PROOFS}/{name}.h" for name in ("_fr", "_poseidon", "_poseidon_perm", "_trees")],
@@ -44,6 +54,7 @@ setup(
         ),
     ],
     cmdclass={"build_ext": BuildWithPoseidonConstants},
-    # The headers ride along as package data so that a source distribution can build the extension.
-    package_data={"sealer_fsm.proofs": ["*.h"]},
+    # The headers ride along as package data so that a source distribution can build the extensions; the stubs
+    # type them.
+    package_data={"sealer_fsm.proofs": ["*.h", "*.pyi"]},
 )
