@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sealer_fsm.proofs import SectorShape, field_backends, use_field_backend
-from sealer_fsm.proofs._layout import layer_file
+from sealer_fsm.proofs import SectorShape, field_backends, layer_path, use_field_backend
 from sealer_fsm.proofs._poseidon_api import extension
 from sealer_fsm.units import parse_size
 
@@ -74,7 +73,7 @@ def bench_sector(size: int, work: Path) -> None:
     cache, sealed, staged = work / "cache", work / "sealed", work / "staged"
     cache.mkdir()
     for layer in range(1, shape.layers + 1):
-        layer_file(cache, layer).write_bytes(random_layer(size))
+        layer_path(cache, layer).write_bytes(random_layer(size))
     label = f"{size >> 20}MiB"
     pc2 = f"precommit_phase2({str(cache)!r}, {str(sealed)!r}, {size}, None)"
     wall, cpu, rss = run_child(f"from sealer_fsm.proofs import precommit_phase2; {pc2}")

@@ -19,9 +19,10 @@ from sealer_fsm.proofs import (
     TreeInputError,
     decode,
     encode,
+    layer_path,
     precommit_phase2,
 )
-from sealer_fsm.proofs._layout import layer_file, merkle_tree_len
+from sealer_fsm.proofs._layout import merkle_tree_len
 from tests.support import poseidon_reference as reference
 
 SMALL_SHAPES = [2 << 10, 4 << 10, 16 << 10, 32 << 10]  # (8,0,0), (8,2,0), (8,8,0), (8,8,2)
@@ -53,7 +54,7 @@ def make_sector(root: Path, size: int, seed: int = 1) -> Sector:
     cache.mkdir(parents=True)
     layers = [random_nodes(rng, shape.nodes) for _ in range(shape.layers)]
     for number, layer in enumerate(layers, start=1):
-        layer_file(cache, number).write_bytes(layer)
+        layer_path(cache, number).write_bytes(layer)
     data = random_nodes(rng, shape.nodes)
     data_path = root / "unsealed"
     data_path.write_bytes(data)
@@ -104,7 +105,7 @@ def test_file_names_follow_store_config(tmp_path: Path, size: int, names: list[s
     sector = make_sector(tmp_path, size)
     precommit_phase2(sector.cache, sector.sealed, size, sector.data_path)
     produced = sorted(path.name for path in sector.cache.iterdir() if "layer" not in path.name)
-    assert produced == sorted([*names, "p_aux", "t_aux"])
+    assert produced == sorted([*names, "p_aux", "t_aux", "pc2-trees.json"])
 
 
 @pytest.mark.parametrize(
@@ -183,6 +184,21 @@ def test_a_rerun_keeps_whole_files_and_redoes_the_rest(tmp_path: Path) -> None:
     assert not list(sector.cache.glob("*.tmp"))
 
 
+def test_trees_of_earlier_layers_are_not_reused(tmp_path: Path) -> None:
+    """PC1 run again for a new replica (a new ticket) rewrites the layers and its marker: PC2 starts over."""
+    sector = make_sector(tmp_path, 2 << 10)
+    (sector.cache / "sdr-labels.json").write_text('{"replica_id": "01"}')
+    first = precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
+    new_layers = [random_nodes(random.Random(7), 64) for _ in range(2)]
+    for number, layer in enumerate(new_layers, start=1):
+        layer_path(sector.cache, number).write_bytes(layer)
+    (sector.cache / "sdr-labels.json").write_text('{"replica_id": "02"}')
+    second = precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
+    assert second != first
+    assert second.comm_c == reference.tree_c_rows(new_layers)[-1][0]
+    assert sector.sealed.read_bytes() == reference.encode(sector.data, new_layers[-1])
+
+
 def test_a_truncated_tree_file_is_not_taken_as_whole(tmp_path: Path) -> None:
     sector = make_sector(tmp_path, 2 << 10)
     first = precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
@@ -193,7 +209,7 @@ def test_a_truncated_tree_file_is_not_taken_as_whole(tmp_path: Path) -> None:
 
 def test_missing_layer_is_named(tmp_path: Path) -> None:
     sector = make_sector(tmp_path, 2 << 10)
-    layer_file(sector.cache, 2).unlink()
+    layer_path(sector.cache, 2).unlink()
     with pytest.raises(TreeInputError, match=r"^PC1 layer 2 .*sc-02-data-layer-2.dat is missing$"):
         precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
     assert not sector.sealed.exists() and not list(sector.cache.glob("sc-02-data-tree*"))
@@ -201,10 +217,10 @@ def test_missing_layer_is_named(tmp_path: Path) -> None:
 
 def test_short_layer_and_data_are_named(tmp_path: Path) -> None:
     sector = make_sector(tmp_path, 2 << 10)
-    layer_file(sector.cache, 1).write_bytes(sector.layers[0][:-32])
+    layer_path(sector.cache, 1).write_bytes(sector.layers[0][:-32])
     with pytest.raises(TreeInputError, match=r"PC1 layer 1 .* is 2016 bytes; expected 2048 bytes$"):
         precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
-    layer_file(sector.cache, 1).write_bytes(sector.layers[0])
+    layer_path(sector.cache, 1).write_bytes(sector.layers[0])
     sector.data_path.write_bytes(sector.data + bytes(32))
     with pytest.raises(TreeInputError, match=r"the sector's staged data .* is 2080 bytes; expected 2048 bytes$"):
         precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
@@ -215,7 +231,7 @@ def test_a_label_outside_the_field_is_refused_naming_file_and_node(tmp_path: Pat
     sector = make_sector(tmp_path, 2 << 10)
     corrupt = bytearray(sector.layers[layer - 1])
     corrupt[37 * 32 : 38 * 32] = b"\xff" * 32
-    layer_file(sector.cache, layer).write_bytes(bytes(corrupt))
+    layer_path(sector.cache, layer).write_bytes(bytes(corrupt))
     with pytest.raises(TreeInputError, match=rf"sc-02-data-layer-{layer}.dat: node 37 is not a BLS12-381 field"):
         precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
     assert not sector.sealed.exists()
@@ -228,7 +244,8 @@ def test_a_cancelled_pc2_leaves_nothing_under_a_real_name(tmp_path: Path) -> Non
     token.cancel()
     with pytest.raises(Cancelled):
         precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path, cancel=token)
-    assert sorted(path.name for path in sector.cache.iterdir()) == ["sc-02-data-layer-1.dat", "sc-02-data-layer-2.dat"]
+    kept = ["pc2-trees.json", "sc-02-data-layer-1.dat", "sc-02-data-layer-2.dat"]
+    assert sorted(path.name for path in sector.cache.iterdir()) == kept
     assert not sector.sealed.exists() and not list(tmp_path.glob("*.tmp"))
 
 
@@ -299,4 +316,4 @@ def test_files_are_flushed_before_their_rename(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     sector = make_sector(tmp_path, 2 << 10)
     precommit_phase2(sector.cache, sector.sealed, sector.size, sector.data_path)
-    assert len(synced) == 5  # tree-c, replica, tree-r-last, p_aux, t_aux
+    assert len(synced) == 6  # the marker, tree-c, replica, tree-r-last, p_aux, t_aux

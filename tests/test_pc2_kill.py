@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sealer_fsm.proofs import precommit_phase2
-from sealer_fsm.proofs._layout import layer_file
+from sealer_fsm.proofs import layer_path, precommit_phase2
 
 SIZE = 8 << 20
 POLL_SECONDS = 0.05
@@ -31,7 +30,7 @@ def write_layers(cache: Path) -> None:
             data += hashlib.sha512(seed + counter.to_bytes(8, "little")).digest()
             counter += 1
         data[31::32] = bytes(byte & 0x3F for byte in data[31::32])
-        layer_file(cache, layer).write_bytes(bytes(data))
+        layer_path(cache, layer).write_bytes(bytes(data))
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:

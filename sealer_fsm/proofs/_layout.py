@@ -33,11 +33,6 @@ _SHAPES = {  # padded sector size: (sub-tree arity, top-tree arity, SDR layers)
 }
 
 
-def layer_file(cache: Path, layer: int) -> Path:
-    """PC1's label layer `layer` (from 1): `sc-02-data-layer-<n>.dat`, nodes x 32 bytes."""
-    return cache / f"sc-02-data-layer-{layer}.dat"
-
-
 def store_file(cache: Path, store_id: str) -> Path:
     return cache / f"sc-02-data-{store_id}.dat"
 

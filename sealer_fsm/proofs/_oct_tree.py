@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import errno
+import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,22 @@ def whole(path: Path, size: int) -> bool:
         return path.stat().st_size == size
     except FileNotFoundError:
         return False
+
+
+def claim_outputs(marker: Path, identity: Mapping[str, object], outputs: Sequence[Path]) -> None:
+    """Make `outputs` this job's: if `marker` records another job (or none), remove them before any is built.
+
+    Whole files are kept across runs only when they were built for the same inputs: a PC2 run again after a
+    new PC1 (a new ticket, new layers) must not take the old trees for its own.
+    """
+    try:
+        same = json.loads(marker.read_text()) == identity
+    except (FileNotFoundError, ValueError):
+        same = False
+    if same:
+        return
+    for path in outputs:
+        path.unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with written_whole([marker]) as (fd,):
+        os.write(fd, json.dumps(identity, sort_keys=True).encode())

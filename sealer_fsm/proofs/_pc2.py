@@ -14,23 +14,22 @@ real name is kept: PC2 run again after a crash or a cancellation redoes only the
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sealer_fsm.proofs._budget import hashing_threads
 from sealer_fsm.proofs._cancel import CancelToken
-from sealer_fsm.proofs._layout import (
-    SectorShape,
-    layer_file,
-    p_aux_bytes,
-    t_aux_bytes,
-)
+from sealer_fsm.proofs._labels import MARKER as LAYERS_MARKER
+from sealer_fsm.proofs._labels import layer_paths
+from sealer_fsm.proofs._layout import SectorShape, p_aux_bytes, t_aux_bytes
 from sealer_fsm.proofs._oct_tree import (
     LeafKind,
     TreeRequest,
     build_base_tree,
     check_input,
+    claim_outputs,
     compound_root,
     last_node,
     whole,
@@ -40,6 +39,8 @@ from sealer_fsm.proofs._poseidon_api import hash2
 
 P_AUX = "p_aux"
 T_AUX = "t_aux"
+MARKER = "pc2-trees.json"
+"""Records which PC1 layers the folder's trees were built from (their `sdr-labels.json`)."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,13 @@ def precommit_phase2(
     """
     cache_dir, sealed_path = Path(cache), Path(sealed)
     shape = SectorShape.of(sector_size)
-    layers = [layer_file(cache_dir, layer) for layer in range(1, shape.layers + 1)]
+    layers = layer_paths(cache_dir, shape.layers)
     for number, path in enumerate(layers, start=1):
         check_input(path, sector_size, f"PC1 layer {number}")
     data_path = None if data is None else Path(data)
     if data_path is not None:
         check_input(data_path, sector_size, "the sector's staged data")
+    _claim_trees(shape, cache_dir, sealed_path)
     with hashing_threads(threads, cancel) as workers:
         comm_c = _tree_c(shape, cache_dir, layers, workers, cancel)
         comm_r_last = _tree_r_last(shape, cache_dir, sealed_path, data_path, layers[-1], workers, cancel)
@@ -82,6 +84,16 @@ def precommit_phase2(
     write_small_file(cache_dir / P_AUX, p_aux_bytes(comm_c, comm_r_last))
     write_small_file(cache_dir / T_AUX, t_aux_bytes(shape, cache_dir))
     return Pc2Output(comm_c, comm_r_last, comm_r)
+
+
+def _claim_trees(shape: SectorShape, cache: Path, sealed: Path) -> None:
+    """Trees, replica and aux files of other layers (an earlier PC1 of this folder) are removed, not reused."""
+    try:
+        layers_identity: object = json.loads((cache / LAYERS_MARKER).read_text())
+    except (FileNotFoundError, ValueError):
+        layers_identity = None
+    outputs = [*shape.tree_files(cache, "tree-c"), *shape.tree_files(cache, "tree-r-last"), sealed]
+    claim_outputs(cache / MARKER, {"layers": layers_identity}, [*outputs, cache / P_AUX, cache / T_AUX])
 
 
 def _tree_c(shape: SectorShape, cache: Path, layers: list[Path], threads: int, cancel: CancelToken | None) -> bytes:

@@ -30,6 +30,7 @@ from sealer_fsm.proofs._oct_tree import (
     TreeRequest,
     build_base_tree,
     check_input,
+    claim_outputs,
     compound_root,
     last_node,
     whole,
@@ -38,6 +39,9 @@ from sealer_fsm.proofs._oct_tree import (
 from sealer_fsm.proofs._pc2 import P_AUX, T_AUX, write_small_file
 from sealer_fsm.proofs._poseidon_api import hash2
 from sealer_fsm.proofs._tree import tree_root_of_file
+
+MARKER = "update-trees.json"
+"""Records which sector key and new data the update's replica and trees were built from."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,10 @@ def snap_encode_into(
     comm_c, comm_r_last_old = read_p_aux(old_cache)
     comm_r_old = hash2(comm_c, comm_r_last_old)
     comm_d_new = tree_root_of_file(data_path, threads=threads, cancel=cancel)  # borrows its own threads
+    files = shape.tree_files(cache, "tree-r-last")
+    identity = {"comm_d_new": comm_d_new.hex(), "comm_r_old": comm_r_old.hex()}
+    claim_outputs(cache / MARKER, identity, [*files, replica_path, cache / P_AUX, cache / T_AUX])
     with hashing_threads(threads, cancel) as workers:
-        files = shape.tree_files(cache, "tree-r-last")
         if whole(replica_path, sector_size) and all(whole(path, shape.tree_r_last_size()) for path in files):
             roots = [last_node(path) for path in files]
         else:
