@@ -93,16 +93,18 @@ def test_both_plans_take_every_transition_and_comm_d_is_independently_right(tmp_
 
 
 class ExpireTickets(WorkerListener):
-    """Moves the chain past the ticket's expiry while each sector waits to run PC1 (once per sector)."""
+    """Moves the chain past the ticket's expiry while each sector waits to run PC1 (once per sector, for the first
+    `sectors` sectors: a later sector must not expire the fresh ticket of one resumed meanwhile)."""
 
-    def __init__(self, clock: MovableClock, seconds: float) -> None:
+    def __init__(self, clock: MovableClock, seconds: float, sectors: int) -> None:
         self.clock = clock
         self.seconds = seconds
+        self.sectors = sectors
         self.expired: set[str] = set()
 
     def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
         sector = thread.task.sector
-        if destination == "TicketAssigned" and sector not in self.expired:
+        if destination == "TicketAssigned" and sector not in self.expired and len(self.expired) < self.sectors:
             self.expired.add(sector)
             self.clock.skew += self.seconds
 
@@ -117,12 +119,13 @@ async def wait_for(condition: Any, timeout: float = 20.0) -> None:
 
 def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_path: Path) -> None:
     config = load_machine_file(
-        devnet_machine(tmp_path, ["sealer", "sealer"], {"ticket_expiry_epochs": 100, "block_time": '"10ms"'}),
+        devnet_machine(tmp_path, ["sealer", "sealer"], {"ticket_expiry_epochs": 1000, "block_time": '"10ms"'}),
         tmp_path / "home",
     )
     clock = MovableClock()
     worker = build_worker(config, clock=clock)
-    worker.add_listener(ExpireTickets(clock, seconds=2.0))  # past the expiry, while a real PC1 takes ~30 ms
+    # Past the expiry (10 s of chain time) once per sector, while its real PC1 and PC2 take well under a second.
+    worker.add_listener(ExpireTickets(clock, seconds=20.0, sectors=2))
     closed: dict[int, Any] = {}
 
     class Closed(WorkerListener):

@@ -14,7 +14,7 @@ from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._encoding import decode, encode, snap_decode, snap_encode
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
 from sealer_fsm.proofs._labels import layer_path, layer_paths, sdr_labels
-from sealer_fsm.proofs._layout import SectorShape
+from sealer_fsm.proofs._layout import SectorShape, is_persisted_cache_file
 from sealer_fsm.proofs._merkle_path import MerklePath, PathLevel, tree_c_path, tree_r_last_path
 from sealer_fsm.proofs._oct_tree import TreeInputError
 from sealer_fsm.proofs._parent_cache import (
@@ -29,6 +29,7 @@ from sealer_fsm.proofs._parent_cache import (
 from sealer_fsm.proofs._pc1 import PreCommit1, seal_pre_commit_phase1
 from sealer_fsm.proofs._pc2 import Pc2Output, precommit_phase2
 from sealer_fsm.proofs._poseidon_api import (
+    FIELD_MODULUS,
     PoseidonUnavailable,
     field_backend,
     field_backends,
@@ -64,6 +65,7 @@ from sealer_fsm.proofs._tree import (
 )
 
 __all__ = [
+    "FIELD_MODULUS",
     "SEAL_PROOFS",
     "CancelToken",
     "Cancelled",
@@ -98,6 +100,7 @@ __all__ = [
     "hash2",
     "hash_node",
     "hashing_threads",
+    "is_persisted_cache_file",
     "is_piece_size",
     "layer_path",
     "layer_paths",

@@ -33,6 +33,12 @@ _SHAPES = {  # padded sector size: (sub-tree arity, top-tree arity, SDR layers)
 }
 
 
+def is_persisted_cache_file(name: str) -> bool:
+    """Whether a sealing host hands this cache file over with the replica (damocles `cached_filenames_for_sector`):
+    TreeR-last, p_aux and t_aux. The layers, TreeC and TreeD stay on the host for C1."""
+    return name in ("p_aux", "t_aux") or (name.startswith("sc-02-data-tree-r-last") and name.endswith(".dat"))
+
+
 def store_file(cache: Path, store_id: str) -> Path:
     return cache / f"sc-02-data-{store_id}.dat"
 

@@ -7,7 +7,7 @@ A manager call that fails is Temporary (the reference's `call_rpc!`): the runtim
 from __future__ import annotations
 
 import shutil
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -89,6 +89,12 @@ class SectorFiles:
             remove_path(self.path(kind).with_name(self.name + ".tmp"))
 
 
+def os_error_text(error: OSError) -> str:
+    """An OSError as a sentence that names its file when Python knows it (for Temporary failures)."""
+    text = error.strerror or str(error)
+    return f"{text}: {error.filename}" if error.filename else text
+
+
 def remove_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -104,10 +110,12 @@ def copy_file_atomically(source: Path, destination: Path) -> None:
     temporary.replace(destination)
 
 
-def copy_tree_atomically(source: Path, destination: Path) -> None:
-    """Replace `destination` with a copy of directory `source`; a rerun after a crash starts over cleanly."""
+def copy_tree_atomically(source: Path, destination: Path, keep: Callable[[str], bool] | None = None) -> None:
+    """Replace `destination` with a copy of directory `source` (only the files whose name `keep` accepts, if
+    given); a rerun after a crash starts over cleanly."""
     temporary = destination.with_name(destination.name + ".tmp")
     remove_path(temporary)
-    shutil.copytree(source, temporary)
+    ignore = None if keep is None else lambda _folder, names: [name for name in names if not keep(name)]
+    shutil.copytree(source, temporary, ignore=ignore)
     remove_path(destination)
     temporary.replace(destination)
