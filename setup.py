@@ -47,7 +47,7 @@ setup(
         ),
         Extension(
             "sealer_fsm.proofs._poseidon",
-            sources=[f"{PROOFS}/{name}.c" for name in ("_poseidon_module", "_poseidon", "_trees")],
+            sources=[f"{PROOFS}/{name}.c" for name in ("_poseidon_module", "_poseidon", "_poseidon_avx2", "_trees")],
             depends=[f"{PROOFS}/{name}.h" for name in ("_fr", "_poseidon", "_poseidon_perm", "_trees")],
             extra_compile_args=COMPILE_ARGS,
             extra_link_args=["-pthread"],

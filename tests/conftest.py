@@ -36,7 +36,7 @@ def machine_file(tmp_path: Path):
     return write
 
 
-@pytest.fixture(params=["mulx-adx", "portable"])
+@pytest.fixture(params=["avx2", "mulx-adx", "portable"])
 def field_backend(request: pytest.FixtureRequest):
     """Runs a test once per Poseidon field multiplication this CPU has (skips the others)."""
     from sealer_fsm.proofs import field_backends, use_field_backend

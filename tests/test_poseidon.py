@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sealer_fsm.proofs import poseidon, poseidon_arities, use_field_backend
+from sealer_fsm.proofs import poseidon, poseidon_arities, poseidon_many, use_field_backend
 from sealer_fsm.proofs._poseidon_api import FIELD_MODULUS, extension
 from tests.support import poseidon_reference as reference
 
@@ -129,9 +129,35 @@ def test_bad_input_is_refused_in_one_sentence(elements: list, tag: object, messa
 
 def test_the_c_layer_refuses_out_of_field_values_itself() -> None:
     with pytest.raises(ValueError, match="element 1 is not below the field modulus"):
-        extension().hash(element(1) + element(P), 2, element(3))
+        extension().hash(element(1) + element(P), 2, element(3), 2)
 
 
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="field backend 'avx512' is not available"):
         use_field_backend("avx512")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), arity=st.sampled_from([2, 4, 8, 11, 16]), groups=st.integers(min_value=1, max_value=9))
+def test_many_hashes_four_at_a_time_equal_the_plain_python(
+    field_backend: str, data: st.DataObject, arity: int, groups: int
+) -> None:
+    # The backend fixture holds for every generated input: "avx2" hashes the groups in AVX2 lanes, four at once.
+    rows = [data.draw(st.lists(field_values, min_size=arity, max_size=arity)) for _ in range(groups)]
+    digests = poseidon_many([[element(v) for v in row] for row in rows])
+    assert digests == [element(reference.hash_ints(row)) for row in rows]
+
+
+@pytest.mark.parametrize("arity", [24, 36])
+def test_wide_arities_many_at_once_fall_back_to_scalar(field_backend: str, arity: int) -> None:
+    rows = [[EDGES[(i + shift) % 3] for i in range(arity)] for shift in range(5)]
+    assert poseidon_many([[element(v) for v in row] for row in rows]) == [
+        element(reference.hash_ints(row)) for row in rows
+    ]
+
+
+def test_groups_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="group 1 has 3 elements; every group needs 2"):
+        poseidon_many([[element(1), element(2)], [element(1), element(2), element(3)]])
+    with pytest.raises(ValueError, match=r"group 1, element 0 \(0x73eda753"):
+        poseidon_many([[element(1), element(2)], [element(P), element(2)]])

@@ -36,6 +36,7 @@ from sealer_fsm.proofs._poseidon_api import (
     hash2,
     poseidon,
     poseidon_arities,
+    poseidon_many,
     use_field_backend,
 )
 from sealer_fsm.proofs._reference import hash_node
@@ -118,6 +119,7 @@ __all__ = [
     "porep_id",
     "poseidon",
     "poseidon_arities",
+    "poseidon_many",
     "precommit_phase2",
     "prover_id",
     "replica_id",

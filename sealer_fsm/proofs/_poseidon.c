@@ -35,7 +35,13 @@ int fr_cpu_has_adx(void) { return 0; }
 #endif
 
 poseidon_hash_fn poseidon_hash = poseidon_hash_portable;
+poseidon_hash_fn poseidon_hash4 = poseidon_hash4_scalar;
+static poseidon_backend current_backend = POSEIDON_PORTABLE;
 static void (*fr_mul)(fr *, const fr *, const fr *) = fr_mul_portable;
+
+void poseidon_hash4_scalar(const poseidon_instance *instance, const fr *tag, const fr *inputs, int count, fr *out) {
+    for (int lane = 0; lane < 4; lane++) poseidon_hash(instance, tag, inputs + lane * count, count, &out[lane]);
+}
 
 /* fr_mul_* are static inline; these wrappers give them an address for the selected-function pointer. */
 static void mul_portable(fr *out, const fr *a, const fr *b) { fr_mul_portable(out, a, b); }
@@ -43,18 +49,41 @@ static void mul_portable(fr *out, const fr *a, const fr *b) { fr_mul_portable(ou
 static void mul_adx(fr *out, const fr *a, const fr *b) { fr_mul_adx(out, a, b); }
 #endif
 
-int poseidon_select_adx(int want_adx) {
-#ifdef FR_HAVE_ADX
-    if (want_adx && fr_cpu_has_adx()) {
-        poseidon_hash = poseidon_hash_adx;
-        fr_mul = mul_adx;
+int poseidon_backend_available(poseidon_backend backend) {
+    static int avx2 = -1;
+    switch (backend) {
+    case POSEIDON_AVX2:
+#ifdef POSEIDON_HAVE_AVX2
+        if (avx2 < 0) avx2 = poseidon_avx2_prepare();
+        return avx2;
+#else
+        return 0;
+#endif
+    case POSEIDON_ADX:
+        return fr_cpu_has_adx();
+    default:
         return 1;
     }
+}
+
+int poseidon_select(poseidon_backend backend) {
+    if (!poseidon_backend_available(backend)) return -1;
+    int adx = backend != POSEIDON_PORTABLE && fr_cpu_has_adx();
+#ifdef FR_HAVE_ADX
+    poseidon_hash = adx ? poseidon_hash_adx : poseidon_hash_portable;
+    fr_mul = adx ? mul_adx : mul_portable;
+#else
+    (void)adx;
 #endif
-    poseidon_hash = poseidon_hash_portable;
-    fr_mul = mul_portable;
+    poseidon_hash4 = poseidon_hash4_scalar;
+#ifdef POSEIDON_HAVE_AVX2
+    if (backend == POSEIDON_AVX2) poseidon_hash4 = poseidon_hash4_avx2;
+#endif
+    current_backend = backend;
     return 0;
 }
+
+poseidon_backend poseidon_current(void) { return current_backend; }
 
 const poseidon_instance *poseidon_find(int arity) {
     for (int i = 0; i < POSEIDON_INSTANCE_COUNT; i++)

@@ -33,6 +33,18 @@ void poseidon_hash_adx(const poseidon_instance *, const fr *, const fr *, int, f
 
 extern poseidon_hash_fn poseidon_hash;
 
+/* Four independent hashes: inputs lane-major (inputs[lane·count + k]), four digests out. The tree builder hashes
+ * in fours through this: AVX2 lanes where the CPU has them (_poseidon_avx2.c), else four scalar hashes. */
+extern poseidon_hash_fn poseidon_hash4;
+void poseidon_hash4_scalar(const poseidon_instance *, const fr *, const fr *, int, fr *);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define POSEIDON_HAVE_AVX2 1
+/* Computes the AVX2 code's constants; 0 when the CPU (or the OS) cannot run AVX2. */
+int poseidon_avx2_prepare(void);
+void poseidon_hash4_avx2(const poseidon_instance *, const fr *, const fr *, int, fr *);
+#endif
+
 /* The instance of this arity, or NULL when there is none. */
 const poseidon_instance *poseidon_find(int arity);
 /* The MerkleTree domain tag 2^arity − 1, in Montgomery form. */
@@ -45,7 +57,12 @@ void fr_mul_mixed(fr *out, const fr *canonical, const fr *montgomery);
 /* a^-1 of a Montgomery-form value, in Montgomery form (a ≠ 0). */
 void fr_inverse(fr *out, const fr *a);
 
-/* Choose the multiplication: 1 = mulx/adx (only if the CPU has it), 0 = portable. Returns the one in use. */
-int poseidon_select_adx(int want_adx);
+/* The backends, fastest first: "avx2" (four hashes per call in AVX2 lanes, single ones with mulx/adx),
+ * "mulx-adx" and "portable" (scalar only). */
+typedef enum { POSEIDON_AVX2 = 0, POSEIDON_ADX = 1, POSEIDON_PORTABLE = 2 } poseidon_backend;
+int poseidon_backend_available(poseidon_backend backend);
+/* Select one (it must be available); returns 0 on success. */
+int poseidon_select(poseidon_backend backend);
+poseidon_backend poseidon_current(void);
 
 #endif

@@ -2,7 +2,7 @@
 
 from typing_extensions import Buffer
 
-def hash(elements: Buffer, arity: int, tag: Buffer, /) -> bytes: ...
+def hash(elements: Buffer, arity: int, tag: Buffer, count: int, /) -> bytes: ...
 def build_tree(
     kind: int,
     inputs: tuple[int, ...],

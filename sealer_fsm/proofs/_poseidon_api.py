@@ -45,13 +45,28 @@ def poseidon(elements: Sequence[bytes], tag: Tag = "merkle") -> bytes:
     >>> poseidon([bytes(32), (1).to_bytes(32, "little")]).hex()[:16]
     'ffe7029a363c202e'
     """
-    values = [_element(value, index) for index, value in enumerate(elements)]
-    arity, tag_value = _instance_and_tag(len(values), tag)
+    return poseidon_many([elements], tag)[0]
+
+
+def poseidon_many(groups: Sequence[Sequence[bytes]], tag: Tag = "merkle") -> list[bytes]:
+    """One Poseidon hash per group (all groups the same length), computed four at a time in C: what C1 wants
+    for many column hashes or tree nodes at once, and how the tree builder hashes."""
+    if not groups:
+        return []
+    count = len(groups[0])
+    values = []
+    for group_index, group in enumerate(groups):
+        if len(group) != count:
+            raise ValueError(f"group {group_index} has {len(group)} elements; every group needs {count}")
+        where = "" if len(groups) == 1 else f"group {group_index}, "
+        values += [_element(value, f"{where}element {index}") for index, value in enumerate(group)]
+    arity, tag_value = _instance_and_tag(count, tag)
     if arity not in poseidon_arities():
         raise ValueError(
             f"no Poseidon instance of arity {arity} (available: {', '.join(map(str, poseidon_arities()))})"
         )
-    return bytes(extension().hash(b"".join(values), arity, tag_value.to_bytes(NODE_SIZE, "little")))
+    digests = extension().hash(b"".join(values), arity, tag_value.to_bytes(NODE_SIZE, "little"), count)
+    return [digests[i : i + NODE_SIZE] for i in range(0, len(digests), NODE_SIZE)]
 
 
 def hash2(left: bytes, right: bytes) -> bytes:
@@ -85,14 +100,12 @@ def is_field_element(value: bytes) -> bool:
     return len(value) == NODE_SIZE and int.from_bytes(value, "little") < FIELD_MODULUS
 
 
-def _element(value: bytes, index: int) -> bytes:
+def _element(value: bytes, what: str) -> bytes:
     if not isinstance(value, bytes | bytearray | memoryview) or len(value) != NODE_SIZE:
         size = f"{len(value)} bytes" if isinstance(value, bytes | bytearray | memoryview) else type(value).__name__
-        raise ValueError(f"element {index} is {size}; a field element is 32 little-endian bytes")
+        raise ValueError(f"{what} is {size}; a field element is 32 little-endian bytes")
     if int.from_bytes(value, "little") >= FIELD_MODULUS:
-        raise ValueError(
-            f"element {index} (0x{bytes(value)[::-1].hex()}) is not below the BLS12-381 scalar field modulus"
-        )
+        raise ValueError(f"{what} (0x{bytes(value)[::-1].hex()}) is not below the BLS12-381 scalar field modulus")
     return bytes(value)
 
 

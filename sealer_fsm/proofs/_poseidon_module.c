@@ -29,37 +29,54 @@ static int check_cancel(const Py_buffer *cancel) {
     return 0;
 }
 
-/* hash(elements, arity, tag) -> digest: elements are count ≤ arity canonical nodes (fewer: zero padding). */
+/* hash(elements, arity, tag, count) -> digests: elements are groups of `count` ≤ arity canonical nodes (fewer
+ * than arity: zero padding), one digest per group; groups are hashed four at a time (poseidon_hash4). */
 static PyObject *py_hash(PyObject *self, PyObject *args) {
     Py_buffer elements, tag;
-    int arity;
-    if (!PyArg_ParseTuple(args, "y*iy*", &elements, &arity, &tag)) return NULL;
+    int arity, count;
+    if (!PyArg_ParseTuple(args, "y*iy*i", &elements, &arity, &tag, &count)) return NULL;
     PyObject *result = NULL;
     const poseidon_instance *instance = poseidon_find(arity);
-    Py_ssize_t count = elements.len / TREE_NODE;
+    const uint8_t *bytes = elements.buf;
+    Py_ssize_t nodes = elements.len / TREE_NODE, groups = count > 0 ? nodes / count : 0;
+    fr tag_value, inputs[4 * POSEIDON_MAX_WIDTH], digests[4];
     if (instance == NULL) {
         PyErr_Format(PyExc_ValueError, "no Poseidon instance of arity %d", arity);
-    } else if (check_nodes(&elements, "elements") == 0 && (count < 1 || count > arity)) {
-        PyErr_Format(PyExc_ValueError, "arity %d hashes 1 to %d elements, got %zd", arity, arity, count);
-    } else if (!PyErr_Occurred() && (tag.len != TREE_NODE || !fr_bytes_in_field(tag.buf))) {
+        goto done;
+    }
+    if (check_nodes(&elements, "elements") < 0) goto done;
+    if (count < 1 || count > arity || groups * count != nodes || groups < 1) {
+        PyErr_Format(PyExc_ValueError, "arity %d hashes groups of 1 to %d elements, got %zd elements in groups of %d",
+                     arity, arity, nodes, count);
+        goto done;
+    }
+    if (tag.len != TREE_NODE || !fr_bytes_in_field(tag.buf)) {
         PyErr_SetString(PyExc_ValueError, "the domain tag must be a 32-byte field element");
-    } else if (!PyErr_Occurred()) {
-        fr inputs[POSEIDON_MAX_WIDTH], tag_value, digest;
-        const uint8_t *bytes = elements.buf;
-        for (Py_ssize_t i = 0; i < count && !PyErr_Occurred(); i++) {
-            if (!fr_bytes_in_field(bytes + TREE_NODE * i))
-                PyErr_Format(PyExc_ValueError, "element %zd is not below the field modulus", i);
-            fr_from_bytes(&inputs[i], bytes + TREE_NODE * i);
-        }
-        if (!PyErr_Occurred()) {
-            fr_from_bytes(&tag_value, tag.buf);
-            fr_to_montgomery(&tag_value, &tag_value);
-            poseidon_hash(instance, &tag_value, inputs, (int)count, &digest);
-            uint8_t out[TREE_NODE];
-            fr_to_bytes(out, &digest);
-            result = PyBytes_FromStringAndSize((const char *)out, TREE_NODE);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nodes; i++) {
+        if (!fr_bytes_in_field(bytes + TREE_NODE * i)) {
+            PyErr_Format(PyExc_ValueError, "element %zd is not below the field modulus", i);
+            goto done;
         }
     }
+    if (!(result = PyBytes_FromStringAndSize(NULL, groups * TREE_NODE))) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(result);
+    fr_from_bytes(&tag_value, tag.buf);
+    fr_to_montgomery(&tag_value, &tag_value);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t first = 0; first < groups; first += 4) {
+        const int lanes = groups - first < 4 ? (int)(groups - first) : 4;
+        for (int i = 0; i < lanes * count; i++) fr_from_bytes(&inputs[i], bytes + (first * count + i) * TREE_NODE);
+        if (lanes == 4)
+            poseidon_hash4(instance, &tag_value, inputs, count, digests);
+        else
+            for (int lane = 0; lane < lanes; lane++)
+                poseidon_hash(instance, &tag_value, inputs + lane * count, count, &digests[lane]);
+        for (int lane = 0; lane < lanes; lane++) fr_to_bytes(out + (first + lane) * TREE_NODE, &digests[lane]);
+    }
+    Py_END_ALLOW_THREADS
+done:
     PyBuffer_Release(&elements);
     PyBuffer_Release(&tag);
     return result;
@@ -273,23 +290,37 @@ static PyObject *py_arities(PyObject *self, PyObject *unused) {
     return arities;
 }
 
+static const char *const BACKEND_NAMES[] = {"avx2", "mulx-adx", "portable"};
+
 static PyObject *py_available(PyObject *self, PyObject *unused) {
-    return fr_cpu_has_adx() ? Py_BuildValue("(ss)", "mulx-adx", "portable") : Py_BuildValue("(s)", "portable");
+    PyObject *names = PyList_New(0);
+    for (int backend = POSEIDON_AVX2; names && backend <= POSEIDON_PORTABLE; backend++) {
+        if (!poseidon_backend_available((poseidon_backend)backend)) continue;
+        PyObject *name = PyUnicode_FromString(BACKEND_NAMES[backend]);
+        if (name == NULL || PyList_Append(names, name) < 0) Py_CLEAR(names);
+        Py_XDECREF(name);
+    }
+    if (names == NULL) return NULL;
+    PyObject *tuple = PyList_AsTuple(names);
+    Py_DECREF(names);
+    return tuple;
 }
 
 static PyObject *py_current(PyObject *self, PyObject *unused) {
-    return PyUnicode_FromString(poseidon_hash == poseidon_hash_portable ? "portable" : "mulx-adx");
+    return PyUnicode_FromString(BACKEND_NAMES[poseidon_current()]);
 }
 
 static PyObject *py_select(PyObject *self, PyObject *args) {
     const char *name;
     if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
-    int adx = strcmp(name, "mulx-adx") == 0;
-    if (!adx && strcmp(name, "portable") != 0)
-        return PyErr_Format(PyExc_ValueError, "unknown field backend %R", PyTuple_GET_ITEM(args, 0));
-    if (poseidon_select_adx(adx) != adx)
-        return PyErr_Format(PyExc_ValueError, "field backend %R is not available on this CPU", PyTuple_GET_ITEM(args, 0));
-    Py_RETURN_NONE;
+    for (int backend = POSEIDON_AVX2; backend <= POSEIDON_PORTABLE; backend++) {
+        if (strcmp(name, BACKEND_NAMES[backend]) != 0) continue;
+        if (poseidon_select((poseidon_backend)backend) < 0)
+            return PyErr_Format(PyExc_ValueError, "field backend %R is not available on this CPU",
+                                PyTuple_GET_ITEM(args, 0));
+        Py_RETURN_NONE;
+    }
+    return PyErr_Format(PyExc_ValueError, "unknown field backend %R", PyTuple_GET_ITEM(args, 0));
 }
 
 static double seconds_between(const struct timespec *start, const struct timespec *end) {
@@ -311,27 +342,31 @@ static PyObject *py_multiplications(PyObject *self, PyObject *args) {
     return PyFloat_FromDouble(seconds_between(&start, &end));
 }
 
-/* hashes(arity, count) -> seconds for `count` chained MerkleTree hashes (each digest feeds the next). */
+/* hashes(arity, count) -> seconds for `count` MerkleTree hashes made four at a time as the tree builder makes
+ * them (each batch's digests feed the next batch). */
 static PyObject *py_hashes(PyObject *self, PyObject *args) {
     int arity;
     long long count;
     if (!PyArg_ParseTuple(args, "iL", &arity, &count)) return NULL;
     const poseidon_instance *instance = poseidon_find(arity);
     if (instance == NULL) return PyErr_Format(PyExc_ValueError, "no Poseidon instance of arity %d", arity);
-    fr inputs[POSEIDON_MAX_WIDTH], tag;
-    for (int i = 0; i < arity; i++) inputs[i] = (fr){{(uint64_t)i, 0, 0, 0}};
+    fr inputs[4 * POSEIDON_MAX_WIDTH], digests[4], tag;
+    for (int i = 0; i < 4 * arity; i++) inputs[i] = (fr){{(uint64_t)i, 0, 0, 0}};
     poseidon_merkle_tag(arity, &tag);
     struct timespec start, end;
     Py_BEGIN_ALLOW_THREADS
     clock_gettime(CLOCK_MONOTONIC, &start);
-    for (long long i = 0; i < count; i++) poseidon_hash(instance, &tag, inputs, arity, &inputs[0]);
+    for (long long i = 0; i < count; i += 4) {
+        poseidon_hash4(instance, &tag, inputs, arity, digests);
+        for (int lane = 0; lane < 4; lane++) inputs[lane * arity] = digests[lane];
+    }
     clock_gettime(CLOCK_MONOTONIC, &end);
     Py_END_ALLOW_THREADS
     return PyFloat_FromDouble(seconds_between(&start, &end));
 }
 
 static PyMethodDef methods[] = {
-    {"hash", py_hash, METH_VARARGS, "hash(elements, arity, tag) -> bytes: one Poseidon hash."},
+    {"hash", py_hash, METH_VARARGS, "hash(elements, arity, tag, count) -> bytes: one digest per `count` elements."},
     {"build_tree", py_build_tree, METH_VARARGS, "build_tree(...) -> root bytes or a failure tuple."},
     {"levels", py_levels, METH_VARARGS, "levels(leaves, count) -> bytes: the rows above the leaves."},
     {"nodes", py_nodes, METH_VARARGS, "nodes(op, a, b, rhos, rho_shift, first_node) -> bytes."},
@@ -352,6 +387,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__poseidon(void) {
-    poseidon_select_adx(1);
+    for (int backend = POSEIDON_AVX2; backend <= POSEIDON_PORTABLE; backend++)
+        if (poseidon_select((poseidon_backend)backend) == 0) break; /* the fastest this CPU runs */
     return PyModule_Create(&module);
 }

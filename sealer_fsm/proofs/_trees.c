@@ -91,11 +91,20 @@ static int load_element(shared_build *build, const uint8_t *bytes, int input, ui
     return 0;
 }
 
-static void hash_node(shared_build *build, const uint8_t *children, uint8_t *parent) {
-    fr inputs[TREE_ARITY], digest;
-    for (int i = 0; i < TREE_ARITY; i++) fr_from_bytes(&inputs[i], children + i * TREE_NODE);
-    poseidon_hash(build->node, &build->node_tag, inputs, TREE_ARITY, &digest);
-    fr_to_bytes(parent, &digest);
+/* Hashes `count` groups of 8 children into `count` parents, four at a time (poseidon_hash4). */
+static void hash_nodes(shared_build *build, const uint8_t *children, uint8_t *parents, uint64_t count) {
+    for (uint64_t first = 0; first < count; first += 4) {
+        const int lanes = count - first < 4 ? (int)(count - first) : 4;
+        fr inputs[4 * TREE_ARITY] = {{{0}}}, digests[4];
+        for (int i = 0; i < lanes * TREE_ARITY; i++)
+            fr_from_bytes(&inputs[i], children + (first * TREE_ARITY + (uint64_t)i) * TREE_NODE);
+        if (lanes == 4)
+            poseidon_hash4(build->node, &build->node_tag, inputs, TREE_ARITY, digests);
+        else
+            for (int lane = 0; lane < lanes; lane++)
+                poseidon_hash(build->node, &build->node_tag, inputs + lane * TREE_ARITY, TREE_ARITY, &digests[lane]);
+        for (int lane = 0; lane < lanes; lane++) fr_to_bytes(parents + (first + (uint64_t)lane) * TREE_NODE, &digests[lane]);
+    }
 }
 
 /* The chunk's leaves into `leaves`, from `buffers` (one chunk-sized buffer per input). */
@@ -104,6 +113,7 @@ static int produce_leaves(shared_build *build, uint64_t first, uint8_t *buffers,
     const uint64_t count = build->chunk_leaves, chunk_bytes = count * TREE_NODE;
     for (int input = 0; input < job->input_count; input++)
         if (read_nodes(build, input, first, count, buffers + input * chunk_bytes) < 0) return -1;
+    fr columns[4 * TREE_MAX_INPUTS], digests[4];
     for (uint64_t i = 0; i < count; i++) {
         if (i % CANCEL_EVERY == 0 && stopped(build)) return -1;
         const uint64_t node = first + i;
@@ -112,9 +122,13 @@ static int produce_leaves(shared_build *build, uint64_t first, uint8_t *buffers,
             if (load_element(build, buffers + input * chunk_bytes + i * TREE_NODE, input, node, &values[input]) < 0)
                 return -1;
         switch (job->kind) {
-        case LEAVES_COLUMNS:
-            poseidon_hash(build->column, &build->column_tag, values, job->input_count, &leaf);
-            break;
+        case LEAVES_COLUMNS: /* gathered four at a time, hashed below */
+            memcpy(&columns[(i % 4) * (uint64_t)job->input_count], values, sizeof(fr) * (size_t)job->input_count);
+            if (i % 4 == 3) {
+                poseidon_hash4(build->column, &build->column_tag, columns, job->input_count, digests);
+                for (int lane = 0; lane < 4; lane++) fr_to_bytes(leaves + (i - 3 + (uint64_t)lane) * TREE_NODE, &digests[lane]);
+            }
+            continue;
         case LEAVES_ENCODE:
             fr_add(&leaf, &values[0], &values[1]);
             break;
@@ -144,9 +158,11 @@ static int hash_up(shared_build *build, int row, uint64_t first, uint8_t *nodes,
                    uint8_t *scratch, uint8_t *top) {
     uint8_t *below = nodes, *above = scratch;
     for (int level = 0; level < levels; level++, row++) {
-        for (uint64_t parent = 0; parent < count / TREE_ARITY; parent++) {
-            if (parent % (CANCEL_EVERY / TREE_ARITY) == 0 && stopped(build)) return -1;
-            hash_node(build, below + parent * TREE_ARITY * TREE_NODE, above + parent * TREE_NODE);
+        for (uint64_t parent = 0; parent < count / TREE_ARITY; parent += CANCEL_EVERY / TREE_ARITY) {
+            if (stopped(build)) return -1;
+            uint64_t batch = count / TREE_ARITY - parent < CANCEL_EVERY / TREE_ARITY ? count / TREE_ARITY - parent
+                                                                                    : CANCEL_EVERY / TREE_ARITY;
+            hash_nodes(build, below + parent * TREE_ARITY * TREE_NODE, above + parent * TREE_NODE, batch);
         }
         count /= TREE_ARITY;
         first /= TREE_ARITY;
@@ -230,8 +246,7 @@ void tree_levels(const uint8_t *leaves, uint64_t count, int levels, uint8_t *out
     poseidon_merkle_tag(TREE_ARITY, &build.node_tag);
     const uint8_t *below = leaves;
     for (int level = 0; level < levels; level++) {
-        for (uint64_t parent = 0; parent < count / TREE_ARITY; parent++)
-            hash_node(&build, below + parent * TREE_ARITY * TREE_NODE, out + parent * TREE_NODE);
+        hash_nodes(&build, below, out, count / TREE_ARITY);
         count /= TREE_ARITY;
         below = out;
         out += count * TREE_NODE;
