@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import struct
@@ -47,15 +48,21 @@ class Sector:
         return SectorShape.of(self.size)
 
 
-def make_sector(root: Path, size: int, seed: int = 1) -> Sector:
+@functools.cache
+def sector_inputs(size: int, seed: int) -> tuple[list[bytes], bytes]:
+    """The layers and data of a synthetic sector: the same for the same seed."""
     rng = random.Random(seed)
     shape = SectorShape.of(size)
+    layers = [random_nodes(rng, shape.nodes) for _ in range(shape.layers)]
+    return layers, random_nodes(rng, shape.nodes)
+
+
+def make_sector(root: Path, size: int, seed: int = 1) -> Sector:
     cache = root / "cache"
     cache.mkdir(parents=True)
-    layers = [random_nodes(rng, shape.nodes) for _ in range(shape.layers)]
+    layers, data = sector_inputs(size, seed)
     for number, layer in enumerate(layers, start=1):
         layer_path(cache, number).write_bytes(layer)
-    data = random_nodes(rng, shape.nodes)
     data_path = root / "unsealed"
     data_path.write_bytes(data)
     return Sector(size, cache, root / "sealed", data_path, layers, data)
@@ -63,12 +70,20 @@ def make_sector(root: Path, size: int, seed: int = 1) -> Sector:
 
 def reference_trees(sector: Sector) -> tuple[list[list[list[bytes]]], list[list[list[bytes]]], bytes]:
     """Every row of every base tree of TreeC and TreeR-last, and the replica, from the test's own Python."""
-    shape, width = sector.shape, sector.shape.base_leaves * 32
-    replica = reference.encode(sector.data, sector.layers[-1])
+    return _reference_trees(sector.size, tuple(sector.layers), sector.data)
+
+
+@functools.cache
+def _reference_trees(
+    size: int, layers: tuple[bytes, ...], data: bytes
+) -> tuple[list[list[list[bytes]]], list[list[list[bytes]]], bytes]:
+    shape = SectorShape.of(size)
+    width = shape.base_leaves * 32
+    replica = reference.encode(data, layers[-1])
     tree_c, tree_r = [], []
     for base in range(shape.base_trees):
         part = slice(base * width, (base + 1) * width)
-        tree_c.append(reference.tree_c_rows([layer[part] for layer in sector.layers]))
+        tree_c.append(reference.tree_c_rows([layer[part] for layer in layers]))
         tree_r.append(reference.oct_tree_rows(reference.nodes_of(replica[part])))
     return tree_c, tree_r, replica
 
