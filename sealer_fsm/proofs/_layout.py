@@ -113,10 +113,6 @@ class SectorShape:
         """Nodes per row of a base tree, leaves first."""
         return [self.base_leaves // BASE_ARITY**row for row in range(tree_row_count(self.base_leaves))]
 
-    def check_size(self, size: int) -> None:
-        if size != self.sector_size:
-            raise ValueError(f"sector shape is for {self.sector_size} bytes, not {size}")
-
 
 def _size_name(size: int) -> str:
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):

@@ -93,8 +93,6 @@ const poseidon_instance *poseidon_find(int arity) {
 
 void fr_to_montgomery(fr *out, const fr *canonical) { fr_mul(out, canonical, &FR_R2); }
 
-void fr_from_montgomery(fr *out, const fr *montgomery) { fr_mul(out, montgomery, &FR_CANONICAL_ONE); }
-
 void fr_mul_mixed(fr *out, const fr *canonical, const fr *montgomery) { fr_mul(out, canonical, montgomery); }
 
 void poseidon_merkle_tag(int arity, fr *tag) {

@@ -49,9 +49,8 @@ void poseidon_hash4_avx2(const poseidon_instance *, const fr *, const fr *, int,
 const poseidon_instance *poseidon_find(int arity);
 /* The MerkleTree domain tag 2^arity − 1, in Montgomery form. */
 void poseidon_merkle_tag(int arity, fr *tag);
-/* A canonical value to Montgomery form / back, with the selected multiplication. */
+/* A canonical value to Montgomery form, with the selected multiplication. */
 void fr_to_montgomery(fr *out, const fr *canonical);
-void fr_from_montgomery(fr *out, const fr *montgomery);
 /* a·b where exactly one of them is in Montgomery form: the result is canonical. */
 void fr_mul_mixed(fr *out, const fr *canonical, const fr *montgomery);
 /* a^-1 of a Montgomery-form value, in Montgomery form (a ≠ 0). */

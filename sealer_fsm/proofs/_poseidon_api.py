@@ -96,10 +96,6 @@ def use_field_backend(name: str = "best") -> None:
     extension().select(available[0] if name == "best" else name)
 
 
-def is_field_element(value: bytes) -> bool:
-    return len(value) == NODE_SIZE and int.from_bytes(value, "little") < FIELD_MODULUS
-
-
 def _element(value: bytes, what: str) -> bytes:
     if not isinstance(value, bytes | bytearray | memoryview) or len(value) != NODE_SIZE:
         size = f"{len(value)} bytes" if isinstance(value, bytes | bytearray | memoryview) else type(value).__name__
