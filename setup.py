@@ -54,7 +54,4 @@ setup(
         ),
     ],
     cmdclass={"build_ext": BuildWithPoseidonConstants},
-    # The headers ride along as package data so that a source distribution can build the extensions; the stubs
-    # type them.
-    package_data={"sealer_fsm.proofs": ["*.h", "*.pyi"]},
 )

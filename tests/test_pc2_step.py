@@ -161,7 +161,7 @@ def test_a_full_disk_is_temporary_and_names_free_space(tmp_path: Path, monkeypat
         raise OSError(28, "No space left on device (the tree being written, node 64)")
 
     monkeypatch.setattr(sealing, "precommit_phase2", full)
-    with pytest.raises(Temporary, match=r"^temporary: PC2: No space left on device .* free in "):
+    with pytest.raises(Temporary, match=r"^temporary: PC2: No space left on device .*; .* free in "):
         asyncio.run(sealing.pc2(pc2_context(tmp_path)))
 
 

@@ -9,7 +9,14 @@ See docs/proofs.md.
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
-from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
+from sealer_fsm.proofs._cid import (
+    parse_piece_cid,
+    parse_sealed_cid,
+    piece_cid_size,
+    piece_cid_v1,
+    piece_cid_v2,
+    sealed_cid,
+)
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._encoding import decode, encode, snap_decode, snap_encode
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
@@ -58,6 +65,7 @@ from sealer_fsm.proofs._sizes import (
 )
 from sealer_fsm.proofs._snap import SnapOutput, snap_encode_into
 from sealer_fsm.proofs._tree import (
+    FileChanged,
     Progress,
     comm_d_from_pieces,
     tree_root,
@@ -70,6 +78,7 @@ __all__ = [
     "SEAL_PROOFS",
     "CancelToken",
     "Cancelled",
+    "FileChanged",
     "MerklePath",
     "ParentCache",
     "ParentCacheError",
@@ -113,6 +122,7 @@ __all__ = [
     "parent_table",
     "parse_piece_cid",
     "parse_sealed_cid",
+    "piece_cid_size",
     "piece_cid_v1",
     "piece_cid_v2",
     "piece_size_for_payload",

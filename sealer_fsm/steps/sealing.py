@@ -33,8 +33,8 @@ from sealer_fsm.steps._common import (
     SectorFiles,
     call,
     copy_file_atomically,
+    file_failure,
     manager,
-    os_error_text,
     remove_path,
     sector_id,
 )
@@ -176,8 +176,7 @@ async def pc2(ctx: StepContext) -> StepResult:
     except ValueError as error:
         raise Permanent(f"PC2: {error}") from error
     except OSError as error:
-        where = f"{_free_space(files.cache)}, {_free_space(files.sealed)}"
-        raise Temporary(f"PC2: {os_error_text(error)} ({where})") from error
+        raise file_failure(error, "PC2", writing=files.sealed) from error
     ctx.log.info("%s: PC2 done, CommR %s", files.name, out.comm_r.hex()[:16])
     return Outcome(
         "PC2",

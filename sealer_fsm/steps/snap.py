@@ -13,15 +13,15 @@ from __future__ import annotations
 from sealer_fsm import simulated
 from sealer_fsm.proofs import TreeInputError, hash2, hash_node, sealed_cid, snap_encode_into
 from sealer_fsm.registry import simulated_step
-from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult, Temporary
+from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
+    access_store_path,
     call,
     copy_file_atomically,
     copy_tree_atomically,
+    file_failure,
     manager,
-    os_error_text,
-    store_path,
 )
 
 
@@ -31,7 +31,7 @@ async def _fetch_sector_key(ctx: StepContext) -> SectorFiles:
     if await call("StoreBasicInfo", manager(ctx).store_info(instance)) is None:
         raise Permanent(f"the sector manager does not know store {instance!r}, which holds {ctx.sector}")
     local = SectorFiles.of(ctx)
-    access = SectorFiles(store_path(ctx, instance), local.name)
+    access = SectorFiles(access_store_path(ctx, instance), local.name)
     await ctx.run_blocking(_copy_sector_key, local, access)
     return local
 
@@ -97,7 +97,7 @@ async def snap_encode(ctx: StepContext) -> StepResult:
     except (TreeInputError, ValueError) as error:
         raise Permanent(f"snap encode: {error}") from error
     except OSError as error:
-        raise Temporary(f"snap encode: {os_error_text(error)}") from error
+        raise file_failure(error, f"snap encode of {local.name}", writing=local.path("update")) from error
     if out.comm_d_new.hex() != ctx.require("comm_d"):
         raise Permanent(f"snap encode: the staged data's CommD {out.comm_d_new.hex()} is not the task's CommD")
     ctx.log.info("%s: snap encode done, new CommR %s", local.name, out.comm_r_new.hex()[:16])
