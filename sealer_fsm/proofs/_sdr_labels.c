@@ -41,55 +41,81 @@ static void prefetch_parents(const sdr_label_job *job, uint64_t node) {
             __builtin_prefetch(job->previous + (uint64_t)parents[i] * LABEL);
 }
 
-/* Copies the parents' labels after the prefix: layer 1 repeats its 6 base parents (6 × 6 + 1 = 37 labels),
- * later layers their 14 parents, the expander ones from the previous layer (14 + 14 + 9 = 37). Every size
- * is a constant, so the copies compile to a few vector moves. */
-static void gather_layer_one(const sdr_label_job *job, const uint32_t parents[SDR_DEGREE], uint8_t *message) {
-    uint8_t *out = message + 64;
-    for (int i = 0; i < SDR_BASE_DEGREE; i++) memcpy(out + LABEL * i, job->labels + (uint64_t)parents[i] * LABEL, LABEL);
-    for (int copy = 1; copy < 6; copy++) memcpy(out + copy * SDR_BASE_DEGREE * LABEL, out, SDR_BASE_DEGREE * LABEL);
-    memcpy(out + 36 * LABEL, out, LABEL);
+/* The message of the node hashed next, built while the node before it is hashed: the copies of its parents'
+ * labels (cache misses, often) then overlap that hash instead of waiting for it. Only its parents equal to the
+ * node being hashed are not known yet; `finish_message` fills them in afterwards. */
+typedef struct {
+    uint8_t message[PADDED_BYTES] __attribute__((aligned(64)));
+    uint32_t parents[SDR_DEGREE];
+} next_node;
+
+static void start_message(const sdr_label_job *job, uint64_t node, next_node *next) {
+    uint8_t *out = next->message + 64;
+    store_be(next->message + 36, node, 8);
+    for (int i = 0; i < SDR_BASE_DEGREE; i++)
+        memcpy(out + LABEL * i, job->labels + (uint64_t)next->parents[i] * LABEL, LABEL);
+    if (job->previous)
+        for (int i = SDR_BASE_DEGREE; i < SDR_DEGREE; i++)
+            memcpy(out + LABEL * i, job->previous + (uint64_t)next->parents[i] * LABEL, LABEL);
 }
 
-static void gather_expanded(const sdr_label_job *job, const uint32_t parents[SDR_DEGREE], uint8_t *message) {
-    uint8_t *out = message + 64;
-    for (int i = 0; i < SDR_BASE_DEGREE; i++) memcpy(out + LABEL * i, job->labels + (uint64_t)parents[i] * LABEL, LABEL);
-    for (int i = SDR_BASE_DEGREE; i < SDR_DEGREE; i++)
-        memcpy(out + LABEL * i, job->previous + (uint64_t)parents[i] * LABEL, LABEL);
-    memcpy(out + SDR_DEGREE * LABEL, out, SDR_DEGREE * LABEL);
-    memcpy(out + 2 * SDR_DEGREE * LABEL, out, 9 * LABEL);
+/* Copies the label of `labelled` (just computed) where it is a parent, then repeats the parents up to 37 labels:
+ * layer 1 its 6 base parents 6 times and the first once more, later layers their 14 parents twice and the first
+ * 9 once more. Every size is a constant, so the copies compile to a few vector moves. */
+static void finish_message(const sdr_label_job *job, uint64_t labelled, next_node *next) {
+    uint8_t *out = next->message + 64;
+    for (int i = 0; i < SDR_BASE_DEGREE; i++)
+        if (next->parents[i] == labelled) memcpy(out + LABEL * i, job->labels + labelled * LABEL, LABEL);
+    if (job->previous) {
+        memcpy(out + SDR_DEGREE * LABEL, out, SDR_DEGREE * LABEL);
+        memcpy(out + 2 * SDR_DEGREE * LABEL, out, 9 * LABEL);
+    } else {
+        for (int copy = 1; copy < 6; copy++) memcpy(out + copy * SDR_BASE_DEGREE * LABEL, out, SDR_BASE_DEGREE * LABEL);
+        memcpy(out + 36 * LABEL, out, LABEL);
+    }
+}
+
+/* Loads and checks the parents of `node` into `next`, and starts its message; false for a corrupt cache entry. */
+static int prepare(sdr_label_job *job, uint64_t node, next_node *next) {
+    load_parents(job, node, next->parents);
+    int bad = first_bad_parent(job, node, next->parents);
+    if (bad >= 0) {
+        job->bad_node = node;
+        job->bad_parent = next->parents[bad];
+        return 0;
+    }
+    if (node + PREFETCH_AHEAD < job->nodes) prefetch_parents(job, node + PREFETCH_AHEAD);
+    start_message(job, node, next);
+    return 1;
 }
 
 int sdr_label_layer(sdr_label_job *job) {
-    uint8_t message[PADDED_BYTES] __attribute__((aligned(64)));
-    memset(message, 0, sizeof message);
-    memcpy(message, job->replica_id, 32);
-    store_be(message + 32, job->layer, 4);
+    next_node nodes[2]; /* node v's message in nodes[v % 2] */
+    memset(nodes, 0, sizeof nodes);
+    for (int i = 0; i < 2; i++) {
+        memcpy(nodes[i].message, job->replica_id, 32);
+        store_be(nodes[i].message + 32, job->layer, 4);
+        nodes[i].message[MESSAGE_BYTES] = 0x80;
+        store_be(nodes[i].message + PADDED_BYTES - 8, MESSAGE_BYTES * 8, 8);
+    }
 
     /* Node 0 has no parents: its message is the 64-byte prefix alone. */
     uint8_t first[128] = {0};
-    memcpy(first, message, 64);
+    memcpy(first, nodes[0].message, 64);
     first[64] = 0x80;
     store_be(first + 120, 64 * 8, 8);
     job->hash(job->labels, first, 2);
+    if (!prepare(job, 1, &nodes[1])) return SDR_LABELS_CORRUPT_CACHE;
+    finish_message(job, 0, &nodes[1]);
 
-    message[MESSAGE_BYTES] = 0x80;
-    store_be(message + PADDED_BYTES - 8, MESSAGE_BYTES * 8, 8);
     for (uint64_t node = 1; node < job->nodes; node++) {
         if (node % CANCEL_CHECK_INTERVAL == 0 && job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED))
             return SDR_LABELS_CANCELLED;
-        uint32_t parents[SDR_DEGREE];
-        load_parents(job, node, parents);
-        int bad = first_bad_parent(job, node, parents);
-        if (bad >= 0) {
-            job->bad_node = node;
-            job->bad_parent = parents[bad];
-            return SDR_LABELS_CORRUPT_CACHE;
-        }
-        if (node + PREFETCH_AHEAD < job->nodes) prefetch_parents(job, node + PREFETCH_AHEAD);
-        store_be(message + 36, node, 8);
-        (job->previous ? gather_expanded : gather_layer_one)(job, parents, message);
-        job->hash(job->labels + node * LABEL, message, PADDED_BYTES / 64);
+        const int has_next = node + 1 < job->nodes;
+        next_node *next = &nodes[(node + 1) % 2];
+        if (has_next && !prepare(job, node + 1, next)) return SDR_LABELS_CORRUPT_CACHE;
+        job->hash(job->labels + node * LABEL, nodes[node % 2].message, PADDED_BYTES / 64);
+        if (has_next) finish_message(job, node, next);
     }
     return SDR_LABELS_DONE;
 }
