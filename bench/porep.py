@@ -19,6 +19,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from _report import print_load, verdict
+
 from sealer_fsm import proofs
 from sealer_fsm.proofs import _sdr
 
@@ -37,10 +39,6 @@ def timed(run: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.thread_time()
     run()
     return time.perf_counter() - wall, time.thread_time() - cpu
-
-
-def verdict(ok: bool) -> str:
-    return "meets target" if ok else "BELOW TARGET"
 
 
 def label_limit() -> tuple[float, float]:
@@ -122,11 +120,6 @@ def main() -> None:
         bench_parent_cache(Path(directory))
         bench_pc1(Path(directory))
     print_load("after")
-
-
-def print_load(when: str) -> None:
-    one_minute, _, _ = os.getloadavg()
-    print(f"load average {when}: {one_minute:.2f}")
 
 
 if __name__ == "__main__":
