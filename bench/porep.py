@@ -103,7 +103,7 @@ def bench_pc1(folder: Path) -> None:
         print(f"PC1 of a 512MiB sector failed (status {status})")
         return
     report = json.loads(output)
-    print("PC1 of a 512MiB sector, parent cache present, one core for labels:")
+    print("PC1 of a 512MiB sector, parent cache present (labels on the default two threads):")
     print(
         f"  {report['seconds']:.1f} s in PC1 ({wall:.1f} s with the process), CPU {usage.ru_utime + usage.ru_stime:.1f}"
         f" s, {report['labels_per_second']:,} labels/s  ({verdict(report['seconds'] < TARGET_PC1_SECONDS)}"
