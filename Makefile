@@ -18,6 +18,7 @@ run: $(BIN)/sealer-fsm
 
 test: $(BIN)/sealer-fsm
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy --strict sealer_fsm
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/sealer-fsm

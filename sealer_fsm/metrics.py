@@ -70,8 +70,8 @@ class _ThreadGauges(Collector):
         thread_states = GaugeMetricFamily(
             "sealer_fsm_threads", "Sealing threads by thread state.", labels=["thread_state"]
         )
-        for state in ThreadState:
-            thread_states.add_metric([state.value], by_thread_state[state.value])
+        for thread_state in ThreadState:
+            thread_states.add_metric([thread_state.value], by_thread_state[thread_state.value])
         yield thread_states
         by_task_state = Tally((info.plan, info.state) for info in threads if info.state is not None)
         task_states = GaugeMetricFamily(

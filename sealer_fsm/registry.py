@@ -63,7 +63,7 @@ class StepRegistry:
             module = importlib.import_module(module_name)
         except Exception as error:  # any import-time failure of operator code is a plan fault, not a crash
             raise UnknownStep(f"step {name!r}: cannot import module {module_name!r} ({error})") from error
-        function = getattr(module, function_name, None)
+        function: StepFunction | None = getattr(module, function_name, None)
         if not callable(function):
             raise UnknownStep(f"step {name!r}: module {module_name!r} has no function {function_name!r}")
         return function

@@ -31,7 +31,7 @@ from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path, ship
 from sealer_fsm.store import StoreError, TaskStore
 
 
-def register(plan_commands: argparse._SubParsersAction) -> None:
+def register(plan_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     diagram = plan_commands.add_parser(
         "diagram",
         help="draw a plan with graphviz",

@@ -12,7 +12,7 @@ from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path
 from sealer_fsm.steps import builtin_registry
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("plan", help="check, show and draw plans")
     plan_commands = parser.add_subparsers(dest="plan_command", required=True, metavar="SUBCOMMAND")
 

@@ -17,7 +17,7 @@ from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.store import StoreError, TaskRecord, TaskStore
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("sectors", help="list sectors and their history from the worker's store")
     commands = parser.add_subparsers(dest="sectors_command", required=True, metavar="SUBCOMMAND")
 

@@ -11,7 +11,7 @@ from sealer_fsm.control import DEFAULT_ADDRESS, TOKEN_ENV, ControlClientError
 HOST_ENV = "SEALER_FSM_HOST"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "tui",
         help="watch a running worker's threads live; pause, resume into a chosen state, abort",

@@ -16,7 +16,7 @@ from sealer_fsm.units import format_duration
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("worker", help="list, pause and resume the threads of a running worker")
     commands = parser.add_subparsers(dest="worker_command", required=True, metavar="SUBCOMMAND")
 
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def thread_state_text(thread_state: dict[str, Any]) -> str:
     """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`."""
-    state = thread_state.get("state", "?")
+    state = str(thread_state.get("state", "?"))
     if "elapsed" not in thread_state:
         return state
     return f"{state}({format_duration(thread_state['elapsed'])})"

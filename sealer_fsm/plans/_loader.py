@@ -68,12 +68,14 @@ class _Checker:
         line = node.start_mark.line + 1 if node is not None else 1
         self.faults.append(PlanFault(self.source, line, message))
 
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str] | None = None) -> dict[str, tuple]:
+    def mapping(
+        self, node: yaml.Node, what: str, allowed: set[str] | None = None
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """{key: (key_node, value_node)} of a YAML mapping, reporting duplicates and unknown keys."""
         if not isinstance(node, yaml.MappingNode):
             self.fault(node, f"{what} must be a mapping")
             return {}
-        entries: dict[str, tuple] = {}
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key is None:

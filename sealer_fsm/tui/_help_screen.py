@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
@@ -30,14 +30,15 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > VerticalScroll { width: 100; height: auto; max-height: 90%; border: thick $accent; padding: 0 1; }
     """
 
-    def __init__(self, bindings: Iterable[Binding]) -> None:
+    def __init__(self, bindings: Iterable[BindingType]) -> None:
         super().__init__()
-        self._bindings = list(bindings)
+        # Not `_bindings`: Screen keeps its own key map under that name.
+        self._key_bindings = list(Binding.make_bindings(bindings))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("Keys", classes="title")
-            yield Static(key_table(self._bindings))
+            yield Static(key_table(self._key_bindings))
             yield Static(
                 "Pause takes effect at the thread's next checkpoint; pause now also cancels the running step, which "
                 "runs again on resume. Only a paused thread can be resumed or aborted. Marked threads (space) are "
