@@ -51,9 +51,12 @@ def porep_id(proof_type: int) -> bytes:
 
 def replica_id(miner: int, number: int, ticket: bytes, comm_d: bytes, proof_type: int) -> bytes:
     """The replica id PC1 starts from, computed as the reference does (reference-proofs.md 3.2, from source)."""
-    digest = hashlib.sha256(
-        prover_id(miner) + number.to_bytes(8, "big") + ticket + comm_d + porep_id(proof_type)
-    ).digest()
+    return replica_id_of_prover(prover_id(miner), number, ticket, comm_d, proof_type)
+
+
+def replica_id_of_prover(prover: bytes, number: int, ticket: bytes, comm_d: bytes, proof_type: int) -> bytes:
+    """`replica_id` from the 32-byte prover id itself, as a processor task carries it."""
+    digest = hashlib.sha256(prover + number.to_bytes(8, "big") + ticket + comm_d + porep_id(proof_type)).digest()
     return _trunc254(digest)
 
 

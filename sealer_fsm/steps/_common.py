@@ -6,13 +6,15 @@ A manager call that fails is Temporary (the reference's `call_rpc!`): the runtim
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from sealer_fsm.config import SealingConfig
+from sealer_fsm.files import copy_file_atomically as copy_file_atomically
+from sealer_fsm.files import copy_tree_atomically as copy_tree_atomically
+from sealer_fsm.files import remove_path
 from sealer_fsm.manager import ManagerError, SectorId, SectorManager
 from sealer_fsm.runtime import Permanent, StepContext, Temporary
 from sealer_fsm.units import parse_size
@@ -87,27 +89,3 @@ class SectorFiles:
         for kind in ("unsealed", "sealed", "cache", "update", "update-cache"):
             remove_path(self.path(kind))
             remove_path(self.path(kind).with_name(self.name + ".tmp"))
-
-
-def remove_path(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def copy_file_atomically(source: Path, destination: Path) -> None:
-    """Copy through a temporary name so a crash never leaves a half-written file under the real name."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(destination.name + ".tmp")
-    shutil.copyfile(source, temporary)
-    temporary.replace(destination)
-
-
-def copy_tree_atomically(source: Path, destination: Path) -> None:
-    """Replace `destination` with a copy of directory `source`; a rerun after a crash starts over cleanly."""
-    temporary = destination.with_name(destination.name + ".tmp")
-    remove_path(temporary)
-    shutil.copytree(source, temporary)
-    remove_path(destination)
-    temporary.replace(destination)

@@ -1,0 +1,53 @@
+"""The transfer stage: copy (or link) files and directories between a thread's location and persist stores.
+
+Semantics of the reference's `TransferProcessor` (`vc-processors/src/builtin/processors/transfer`): every path
+is absolute, the source must exist, an existing destination of the other kind (file vs directory) is refused,
+`opt.allow_link` makes a symlink instead of a copy. Copies replace the destination through a temporary name, so a
+transfer cut short by a crash leaves the old destination or the new one, never part of one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sealer_fsm.files import copy_file_atomically, copy_tree_atomically, remove_path
+from sealer_fsm.processors._failure import StageFailed
+from sealer_fsm.processors.tasks import read_field
+from sealer_fsm.proofs import CancelToken
+
+
+def transfer(task: Any, cancel: CancelToken) -> bool:
+    """Carry out every route of a transfer task in order; returns True (the reference's output)."""
+    for index, route in enumerate(read_field(task, "routes", list)):
+        cancel.check("transfer")
+        source = _path(read_field(route, "src", dict), f"routes[{index}].src")
+        destination = _path(read_field(route, "dest", dict), f"routes[{index}].dest")
+        option = route.get("opt") or {}
+        _transfer_one(source, destination, allow_link=option.get("allow_link") is True)
+    return True
+
+
+def _path(item: dict[str, Any], where: str) -> Path:
+    path = Path(read_field(item, "uri", str))
+    if not path.is_absolute():
+        raise StageFailed(f"{where}: path {str(path)!r} is relative")
+    return path
+
+
+def _transfer_one(source: Path, destination: Path, *, allow_link: bool) -> None:
+    if not source.exists():
+        raise StageFailed(f"transfer source {source} does not exist")
+    if destination.exists() and destination.is_dir() != source.is_dir():
+        kind = "a directory" if destination.is_dir() else "a file"
+        raise StageFailed(f"transfer destination {destination} is {kind}, unlike its source {source}")
+    if allow_link:
+        remove_path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(source, destination)
+    elif source.is_dir():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        copy_tree_atomically(source, destination)
+    else:
+        copy_file_atomically(source, destination)

@@ -1,0 +1,96 @@
+"""Stage inputs and outputs in the reference's JSON (`vc-processors/src/builtin/tasks.rs`, serde's encodings).
+
+What a child receives must be what the reference's own children parse, so the values are encoded the way
+rust-fil-proofs' serde derives write them:
+
+- `registered_proof`: the `RegisteredSealProof` variant's name, e.g. `"StackedDrg2KiBV1_1"`;
+- `prover_id`, `ticket`, commitments (`[u8; 32]`): a JSON array of 32 numbers;
+- `sector_id` (`SectorId(u64)`), sizes (`UnpaddedBytesAmount(u64)`): plain numbers;
+- `PieceInfo`: `{"commitment": [32 numbers], "size": <unpadded bytes>}`;
+- paths: strings; `SealCommitPhase2Output`: `{"proof": [bytes as numbers]}`.
+
+Steps build tasks with the functions here; built-in stages and tests read them back with the same module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sealer_fsm.processors._failure import StageFailed
+
+_SIZES = ("2KiB", "8MiB", "512MiB", "32GiB", "64GiB")
+_SIZE_BYTES = (2 << 10, 8 << 20, 512 << 20, 32 << 30, 64 << 30)
+# RegisteredSealProof variants by id (rust-filecoin-proofs-api `registry.rs`): 5 API generations of 5 sizes.
+_SEAL_SUFFIXES = ("V1", "V1_1", "V1_1_Feat_SyntheticPoRep", "V1_2_Feat_NonInteractivePoRep")
+SEAL_PROOFS = tuple(f"StackedDrg{size}{suffix}" for suffix in _SEAL_SUFFIXES for size in _SIZES)
+
+
+def registered_seal_proof(proof_type: int) -> str:
+    """The variant name of seal proof id `proof_type` (5 → `StackedDrg2KiBV1_1`)."""
+    if not 0 <= proof_type < len(SEAL_PROOFS):
+        raise StageFailed(f"unknown registered seal proof id {proof_type}")
+    return SEAL_PROOFS[proof_type]
+
+
+def seal_proof_id(name: Any) -> int:
+    if name not in SEAL_PROOFS:
+        raise StageFailed(f"unknown registered seal proof {name!r}")
+    return SEAL_PROOFS.index(name)
+
+
+def sector_size_of(name: Any) -> int:
+    """The sector size in bytes a registered seal proof is for."""
+    return _SIZE_BYTES[seal_proof_id(name) % len(_SIZES)]
+
+
+def bytes32(value: bytes) -> list[int]:
+    if len(value) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(value)}")
+    return list(value)
+
+
+def read_bytes(value: Any, field: str, length: int | None = 32) -> bytes:
+    """Bytes from a JSON array of numbers; StageFailed naming the field when it is anything else."""
+    if not isinstance(value, list) or not all(isinstance(item, int) and 0 <= item < 256 for item in value):
+        raise StageFailed(f"{field}: expected an array of byte values")
+    if length is not None and len(value) != length:
+        raise StageFailed(f"{field}: expected {length} bytes, got {len(value)}")
+    return bytes(value)
+
+
+def read_field(task: Any, name: str, kind: type | tuple[type, ...]) -> Any:
+    """Field `name` of a task, of JSON type `kind`; StageFailed naming it when missing or of another type."""
+    if not isinstance(task, dict):
+        raise StageFailed("the task is not a JSON object")
+    if name not in task:
+        raise StageFailed(f"the task has no field {name!r}")
+    value = task[name]
+    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
+        raise StageFailed(f"task field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def piece_info(commitment: bytes, unpadded_size: int) -> dict[str, Any]:
+    return {"commitment": bytes32(commitment), "size": unpadded_size}
+
+
+def read_piece_infos(task: Any, name: str = "piece_infos") -> list[tuple[bytes, int]]:
+    """(commitment, padded size) of each `PieceInfo` of a task."""
+    pieces = []
+    for index, info in enumerate(read_field(task, name, list)):
+        commitment = read_bytes(read_field(info, "commitment", list), f"{name}[{index}].commitment")
+        size = read_field(info, "size", int)
+        if size <= 0 or size % 127:
+            raise StageFailed(f"{name}[{index}].size: {size} is not an unpadded piece size")
+        pieces.append((commitment, size // 127 * 128))
+    return pieces
+
+
+def transfer_route(source: Path, destination: Path, store_name: str | None = None) -> dict[str, Any]:
+    """One route of a transfer task: a local file or directory copied to `destination` in store `store_name`."""
+    return {
+        "src": {"store_name": None, "uri": str(source)},
+        "dest": {"store_name": store_name, "uri": str(destination)},
+        "opt": {"is_dir": source.is_dir(), "allow_link": False},
+    }

@@ -1,0 +1,44 @@
+"""What a step sees of the worker's processors: `await ctx.processors.run(stage, task)`.
+
+The call runs under the stage's limits and locks, in-process or in an external child (see
+`sealer_fsm.processors`); meanwhile the thread shows Waiting with what it waits for, then Running with the
+processor's name, and the step's cancel token reaches the work. A stage's failure comes back as the runtime's
+failure of the same level, so a child that exits mid-call is a Temporary failure the runtime retries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sealer_fsm.config import ExternalProcessor
+from sealer_fsm.processors import Processors, StageFailed, StageOutput
+from sealer_fsm.proofs import CancelToken
+from sealer_fsm.runtime._failures import AbortTask, Critical, Permanent, StepFailure, Temporary
+
+if TYPE_CHECKING:
+    from sealer_fsm.runtime._thread import SealingThread
+
+_FAILURES: dict[str, type[StepFailure]] = {
+    "temporary": Temporary,
+    "permanent": Permanent,
+    "critical": Critical,
+    "abort": AbortTask,
+}
+
+
+class StageRunner:
+    def __init__(self, processors: Processors, thread: SealingThread, cancel: CancelToken) -> None:
+        self._processors = processors
+        self._thread = thread
+        self._cancel = cancel
+
+    async def run(self, stage: str, task: Any) -> StageOutput:
+        """Run `stage` on `task` (the reference's input shape, see `sealer_fsm.processors.tasks`)."""
+        try:
+            return await self._processors.run(stage, task, cancel=self._cancel, report=self._thread.report_stage)
+        except StageFailed as failure:
+            raise _FAILURES[failure.level](failure.message) from failure
+
+    def external(self, stage: str) -> tuple[ExternalProcessor, ...]:
+        """The stage's `[[processors.<stage>]]` entries; empty when it runs in-process."""
+        return self._processors.external(stage)
