@@ -205,6 +205,8 @@ class ProcessorChild:
             await _kill(process)
             raise HandshakeFailed(f"unexpected first line (longer than {LINE_LIMIT} bytes)") from None
         if not line:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), self.timing.close_grace)  # its own exit status, if it has one
             await _kill(process)
             raise HandshakeFailed(f"exited with status {process.returncode} before its handshake")
         if line.decode(errors="replace").strip() != expected:

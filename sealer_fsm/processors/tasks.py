@@ -18,30 +18,38 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm.processors._failure import StageFailed
+from sealer_fsm.proofs import SEAL_PROOFS, SealProof, seal_proof
 
-_SIZES = ("2KiB", "8MiB", "512MiB", "32GiB", "64GiB")
-_SIZE_BYTES = (2 << 10, 8 << 20, 512 << 20, 32 << 30, 64 << 30)
-# RegisteredSealProof variants by id (rust-filecoin-proofs-api `registry.rs`): 5 API generations of 5 sizes.
-_SEAL_SUFFIXES = ("V1", "V1_1", "V1_1_Feat_SyntheticPoRep", "V1_2_Feat_NonInteractivePoRep")
-SEAL_PROOFS = tuple(f"StackedDrg{size}{suffix}" for suffix in _SEAL_SUFFIXES for size in _SIZES)
+_PROOF_IDS = {proof.name: proof.id for proof in SEAL_PROOFS.values()}
 
 
 def registered_seal_proof(proof_type: int) -> str:
     """The variant name of seal proof id `proof_type` (5 → `StackedDrg2KiBV1_1`)."""
-    if not 0 <= proof_type < len(SEAL_PROOFS):
-        raise StageFailed(f"unknown registered seal proof id {proof_type}")
-    return SEAL_PROOFS[proof_type]
+    try:
+        return seal_proof(proof_type).name
+    except ValueError as error:
+        raise StageFailed(str(error)) from error
 
 
-def seal_proof_id(name: Any) -> int:
-    if name not in SEAL_PROOFS:
-        raise StageFailed(f"unknown registered seal proof {name!r}")
-    return SEAL_PROOFS.index(name)
+def read_seal_proof(task: Any, name: str = "registered_proof") -> SealProof:
+    """The registered seal proof a task names by its variant name."""
+    value = read_field(task, name, str)
+    if value not in _PROOF_IDS:
+        raise StageFailed(f"{name}: unknown registered seal proof {value!r}")
+    return SEAL_PROOFS[_PROOF_IDS[value]]
 
 
-def sector_size_of(name: Any) -> int:
-    """The sector size in bytes a registered seal proof is for."""
-    return _SIZE_BYTES[seal_proof_id(name) % len(_SIZES)]
+def miner_of_prover_id(prover: bytes) -> int:
+    """The miner actor id a prover id encodes (its unsigned varint, zero-padded to 32 bytes)."""
+    miner, shift = 0, 0
+    for position, byte in enumerate(prover):
+        miner |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if any(prover[position + 1 :]) or position >= 10:
+                break
+            return miner
+    raise StageFailed(f"prover_id {prover.hex()} is not a miner actor id")
 
 
 def bytes32(value: bytes) -> list[int]:
