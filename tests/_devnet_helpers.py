@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm.config import DevnetConfig, SealingConfig
+from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import CancelToken
+from sealer_fsm.runtime import StageRunner
 
 
 class MovableClock:
@@ -73,6 +75,11 @@ class FakeContext:
 
     async def run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
+
+    @property
+    def processors(self) -> StageRunner:
+        """The stages in-process (or the services' `processors`), as a worker without [processors] runs them."""
+        return StageRunner(self.services.get("processors") or Processors(), lambda *report: None, self.cancel_token)
 
 
 def devnet_machine(

@@ -178,7 +178,7 @@ def test_a_child_killed_mid_pc1_is_restarted_and_the_task_retried_to_the_same_re
                 assert again.output[key] == expected[key]
             layers = [Path(path).read_bytes() for path in again.output["layers"]]
             assert layers == [Path(path).read_bytes() for path in expected["layers"]]
-            assert Path(task["out_path"]).read_bytes() == bytes(2048)
+            assert not Path(task["out_path"]).exists()  # a replica of an earlier PC2 would be stale
 
     on_loop(story)
     killed, retried = read_intervals(trace)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +52,7 @@ def _silent(waiting_for: str | None, proc: str | None) -> None:
 class StageOutput:
     """A stage's output and where it was computed: `builtin`, or `ext(pid: N)` with the child's entry."""
 
+    stage: str
     output: Any
     processor: str
     external: ExternalProcessor | None = None
@@ -86,7 +87,10 @@ class Processors:
         schedule: Schedule | None = None,
         timing: Timing = DEFAULT_TIMING,
         builtin: Callable[[str], StageFunction] = builtin_stage,
+        child_env: Mapping[str, str] | None = None,
     ) -> None:
+        """`child_env`: what every child needs of the worker's own settings (say, where the parent caches are),
+        given to it whatever its `inherit_envs`; its entry's `envs` still win."""
         self.config = config or ProcessorsConfig()
         self._builtin = builtin
         self._limits = {
@@ -104,7 +108,9 @@ class Processors:
             stage: StagePool(
                 stage,
                 [
-                    ProcessorChild(spec, command(spec), environment(spec), timing=timing, on_change=self._notify)
+                    ProcessorChild(
+                        spec, command(spec), environment(spec, child_env), timing=timing, on_change=self._notify
+                    )
                     for spec in specs
                 ],
                 self._locks,
@@ -172,11 +178,11 @@ class Processors:
         pool = self._pools.get(stage)
         if pool is None:
             report(None, BUILTIN)
-            return StageOutput(await self._run_builtin(stage, task, cancel), BUILTIN)
+            return StageOutput(stage, await self._run_builtin(stage, task, cancel), BUILTIN)
         child = await pool.acquire(lambda blocker: report(blocker, None))
         try:
             report(None, child.name)
-            return StageOutput(await child.call(task, cancel), child.name, child.spec)
+            return StageOutput(stage, await child.call(task, cancel), child.name, child.spec)
         finally:
             pool.release(child)
 

@@ -2,9 +2,10 @@
 
 - `bin` defaults to this worker's own program, `args` to `["processor", "<stage>"]` (whatever the `bin`, so
   `bin = "/usr/local/bin/damocles-worker"` alone runs the reference's `processor <stage>`).
-- The environment starts empty; the worker's own is copied in with `inherit_envs`, then the placement variables
-  (`VENUS_WORKER_NUMA_PREFERRED`, `VC_CG_NAME = <group_name>/sub-<stage>-<worker pid>-<index>`, `VC_CG_CPUSET`),
-  then `envs`, which win over both.
+- The environment starts empty; the worker's own is copied in with `inherit_envs`, then what every child needs
+  of the worker's settings (FIL_PROOFS_PARENT_CACHE: children share the worker's parent caches), the placement
+  variables (`VENUS_WORKER_NUMA_PREFERRED`, `VC_CG_NAME = <group_name>/sub-<stage>-<worker pid>-<index>`,
+  `VC_CG_CPUSET`), then `envs`, which win over all of them.
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ def cgroup_name(spec: ExternalProcessor, worker_pid: int | None = None) -> str:
     return f"{spec.cgroup.group_name}/sub-{spec.stage}-{pid}-{spec.index}"
 
 
-def environment(spec: ExternalProcessor, parent: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment(
+    spec: ExternalProcessor, worker: Mapping[str, str] | None = None, parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The child's environment: `parent` (default: this process's) with `inherit_envs`, the worker's settings
+    every child needs, the placement variables, then the entry's `envs`."""
     env = dict(os.environ if parent is None else parent) if spec.inherit_envs else {}
+    env.update(worker or {})
     if spec.numa_preferred is not None:
         env[ENV_NUMA_PREFERRED] = str(spec.numa_preferred)
     if spec.cgroup.cpuset is not None:

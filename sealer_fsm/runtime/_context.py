@@ -107,7 +107,7 @@ class StepContext:
     @property
     def processors(self) -> StageRunner:
         """Run a stage under its limits, in-process or in its external processors: `await ctx.processors.run(...)`."""
-        return StageRunner(self._thread.worker.processors, self._thread, self.cancel_token)
+        return StageRunner(self._thread.worker.processors, self._thread.report_stage, self.cancel_token)
 
     def now(self) -> float:
         return self._thread.worker.clock.now()

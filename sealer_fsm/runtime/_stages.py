@@ -8,15 +8,12 @@ failure of the same level, so a child that exits mid-call is a Temporary failure
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sealer_fsm.config import ExternalProcessor
-from sealer_fsm.processors import Processors, StageFailed, StageOutput
+from sealer_fsm.processors import Processors, Reporter, StageFailed, StageOutput
 from sealer_fsm.proofs import CancelToken
 from sealer_fsm.runtime._failures import AbortTask, Critical, Permanent, StepFailure, Temporary
-
-if TYPE_CHECKING:
-    from sealer_fsm.runtime._thread import SealingThread
 
 _FAILURES: dict[str, type[StepFailure]] = {
     "temporary": Temporary,
@@ -27,15 +24,16 @@ _FAILURES: dict[str, type[StepFailure]] = {
 
 
 class StageRunner:
-    def __init__(self, processors: Processors, thread: SealingThread, cancel: CancelToken) -> None:
+    def __init__(self, processors: Processors, report: Reporter, cancel: CancelToken) -> None:
+        """`report` tells the step's thread what the call waits for, or where it runs."""
         self._processors = processors
-        self._thread = thread
+        self._report = report
         self._cancel = cancel
 
     async def run(self, stage: str, task: Any) -> StageOutput:
         """Run `stage` on `task` (the reference's input shape, see `sealer_fsm.processors.tasks`)."""
         try:
-            return await self._processors.run(stage, task, cancel=self._cancel, report=self._thread.report_stage)
+            return await self._processors.run(stage, task, cancel=self._cancel, report=self._report)
         except StageFailed as failure:
             raise _FAILURES[failure.level](failure.message) from failure
 

@@ -1,11 +1,11 @@
 """The sealing stages as processors: the reference-shaped task in, the output out.
 
-PC1 is real (`sealer_fsm.proofs.seal_pre_commit_phase1`: the replica id and every SDR layer in the cache folder)
-and, as rust-fil-proofs' PC1 does, leaves a copy of the staged data at the sealed file's path, where PC2 seals it.
-PC2, C1 and C2 are SIMULATED, as their steps are (see `sealer_fsm.simulated`): SHA-256 stand-ins for the Poseidon
-trees and the vanilla proofs, and a 192-byte blob marked SIMULATED-PROOF for C2. Their outputs carry
-`"simulated": true`, except C2's, which keeps the reference's `{"proof": [...]}` shape and is recognised by the
-SIMULATED-PROOF marker at its start.
+PC1 is real (`sealer_fsm.proofs.seal_pre_commit_phase1`: the replica id and every SDR layer in the cache folder);
+its output names the staged data (`in_path`), which PC2 encodes into the sealed file, as the reference's PC1
+output carries its paths. PC2, C1 and C2 are SIMULATED, as their steps are (see `sealer_fsm.simulated`): SHA-256
+stand-ins for the Poseidon trees and the vanilla proofs, and a 192-byte blob marked SIMULATED-PROOF for C2. Their
+outputs carry `"simulated": true`, except C2's, which keeps the reference's `{"proof": [...]}` shape and is
+recognised by the SIMULATED-PROOF marker at its start.
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
             proof_type=proof.id,
             cancel=cancel,
         )
-        copy_file_atomically(staged, sealed)
     except ValueError as error:  # includes a corrupt parent cache: the operator regenerates it
         raise StageFailed(f"PC1: {error}") from error
     except OSError as error:
@@ -81,6 +80,7 @@ def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
         "replica_id": out.replica_id.hex(),
         "proof_type": out.proof_type,
         "comm_d": bytes32(comm_d),
+        "in_path": str(staged),
         "layers": [str(path) for path in out.layers],
         "seconds": out.seconds,
         "labels_per_second": out.labels_per_second,
@@ -93,10 +93,11 @@ def pc2(task: Any, cancel: CancelToken) -> dict[str, Any]:
     pc1out = read_field(task, "pc1out", dict)
     replica = bytes.fromhex(read_field(pc1out, "replica_id", str))
     comm_d = read_bytes(read_field(pc1out, "comm_d", list), "pc1out.comm_d")
-    cache, sealed = _path(task, "cache_dir"), _path(task, "sealed_file")
-    if not sealed.is_file():
-        raise StageFailed(f"the sealed file {sealed} is missing; run PC1 again")
+    cache, sealed, staged = _path(task, "cache_dir"), _path(task, "sealed_file"), _path(pc1out, "in_path")
+    if not staged.is_file():
+        raise StageFailed(f"the staged file {staged} is missing")
     comm_c, comm_r_last, comm_r = simulated.comm_r(replica, comm_d)
+    copy_file_atomically(staged, sealed)  # the simulated replica is the staged data itself
     cache.mkdir(parents=True, exist_ok=True)
     p_aux = cache / "p_aux"
     temporary_file = p_aux.with_name("p_aux.tmp")
