@@ -340,10 +340,11 @@ async def finish_despite_cancellation(work: Any) -> None:
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL the child's process group (the child and whatever it started) and reap it."""
+    """SIGKILL the child's process group (the child and whatever it started) and reap it.
+
+    The child leads its own session, so it cannot leave its group; signalling the group alone also keeps
+    asyncio's child watcher the only one to reap it (Popen.kill would poll, and reap, first)."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
     await process.wait()
