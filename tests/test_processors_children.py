@@ -313,3 +313,35 @@ def pc1_task(root: Path) -> dict[str, Any]:
         "ticket": [1] * 32,
         "piece_infos": [zero_piece],
     }
+
+
+def test_garbage_stray_ids_and_a_closed_stdout_from_a_child_fail_only_their_own_calls(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = script(
+        tmp_path,
+        "broken-pc2",
+        "echo 'pc2 processor ready'\nread line\necho 'not json at all'\n"
+        'echo \'{"id": 999, "err_msg": null, "output": 1}\'\necho \'{"id": 1, "err_msg": null, "output": null}\'\n'
+        'read line\necho \'{"id": 2, "err_msg": "temporary: the GPU is busy", "output": null}\'\n'
+        "read line\nexec 1>&-\nexec sleep 600",
+    )
+    pool = processors(tmp_path, f'[[processors.pc2]]\nbin = "{broken}"\n')
+
+    async def story() -> None:
+        async with pool:
+            await until(pool.ready)
+            pid = child(pool, "pc2").pid
+            with pytest.raises(StageFailed, match=r"^permanent: processor pc2 #0 \(.*\): output field lost$"):
+                await pool.run("pc2", {})
+            with pytest.raises(StageFailed, match=r"^temporary: the GPU is busy$"):
+                await pool.run("pc2", {})
+            with pytest.raises(StageFailed, match=r"^temporary: child process exited: pc2$"):
+                await pool.run("pc2", {})  # stdout closed, the child still alive: it is killed and restarted
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+            await until(lambda: child(pool, "pc2").starts == 2)
+
+    with caplog.at_level(logging.ERROR, logger="sealer_fsm.processors"):
+        on_loop(story)
+    assert any("failed to unmarshal response: not JSON: 'not json at all'" in r.getMessage() for r in caplog.records)

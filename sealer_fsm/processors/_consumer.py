@@ -142,7 +142,7 @@ def run_consumer(stage: str, function: StageFunction) -> int:
     mode = os.fstat(0).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
         print(
-            f"sealer-fsm processor {stage}: stdin must be a pipe from the worker (it is not run by hand)",
+            f"sealer-fsm processor {stage}: stdin must be a pipe from the worker that starts it",
             file=sys.stderr,
         )
         return 2
