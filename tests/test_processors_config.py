@@ -14,6 +14,7 @@ from sealer_fsm.processors._protocol import ProtocolError, decode_request, decod
 from sealer_fsm.processors._spawn import environment
 
 THREAD = '[[sealing_thread]]\nlocation = "t0"\n'
+REPO = Path(__file__).resolve().parents[1]
 
 
 def load(tmp_path: Path, section: str) -> ProcessorsConfig:
@@ -32,7 +33,7 @@ def test_the_reference_example_with_its_defaults(tmp_path: Path) -> None:
         """
 [processors.limit]
 pc1 = 4
-add_pieces = 8
+transfer = 8
 [processors.limitation.concurrent]
 pc1 = 2
 pc2 = 1
@@ -56,7 +57,7 @@ inherit_envs = false
 locks = ["gpu"]
 """,
     )
-    assert config.concurrent == {"pc1": 2, "add_pieces": 8, "pc2": 1}  # limitation.concurrent wins over limit
+    assert config.concurrent == {"pc1": 2, "transfer": 8, "pc2": 1}  # limitation.concurrent wins over limit
     assert config.staggered == {"pc1": 300.0} and config.ext_locks == {"gpu": 1}
     (pc1,) = config.external["pc1"]
     assert (pc1.bin, pc1.args, pc1.stable_wait, pc1.auto_restart, pc1.inherit_envs) == (None, None, 5.0, True, True)
@@ -85,7 +86,9 @@ def test_a_childs_environment_is_built_as_the_reference_builds_it(tmp_path: Path
     ("section", "words"),
     [
         ("[processors]\nlimits = {}\n", "[processors]: unknown key 'limits'"),
-        ("[processors.limitation.concurrent]\npc3 = 1\n", "[processors.limitation.concurrent]: unknown stage 'pc3'"),
+        ("[processors.limitation.concurrent]\npc3 = 1\n", "[processors.limitation.concurrent] pc3: unknown stage"),
+        ("[processors.limit]\ntree_d = 1\n", "[processors.limit] tree_d: the tree_d step does not run through"),
+        ('[processors.limitation.staggered]\nunseal = "1min"\n', "staggered] unseal: the unseal step does not run"),
         ("[processors.limitation.concurrent]\npc1 = 0\n", "[processors.limitation.concurrent] pc1: expected a whole"),
         (
             "[processors.limitation.concurrent]\npc1 = true\n",
@@ -106,7 +109,7 @@ def test_a_childs_environment_is_built_as_the_reference_builds_it(tmp_path: Path
         ("[[processors.pc1]]\nenvs = { A = 1 }\n", "[[processors.pc1]] #0 envs.A: expected a string"),
         ("[[processors.pc1]]\nnuma_preferred = -1\n", "[[processors.pc1]] #0 numa_preferred: must not be negative"),
         ("[[processors.pc1]]\ncgroup.group_name = '../x'\n", "cgroup.group_name: expected a path like 'vc-worker'"),
-        ("[[processors.unseal]]\n", "[[processors.unseal]] #0: sealer-fsm has no built-in unseal processor"),
+        ("[[processors.snap_encode]]\n", "[[processors.snap_encode]]: the snap_encode step does not run through"),
         ("[processors]\npc1 = 3\n", "[processors] pc1: expected [[processors.pc1]] entries"),
         ("[[processors.window_post]]\n", "[processors] window_post: not a stage of this worker"),
         ("[processors.static_tree_d]\n2KiB = 'x'\n", "[processors] static_tree_d: not supported"),
@@ -158,3 +161,16 @@ def test_a_failure_crosses_the_protocol_with_its_level_and_on_one_line(text: str
     assert failure.level == "permanent" and "\n" not in failure.message
     assert failure_of("temporary: child busy", "p").level == "temporary"
     assert failure_of("abort: no", "p").message == "no"
+
+
+def test_the_sample_host_loads_and_fits_its_limits_to_its_children() -> None:
+    config = load_machine_file(REPO / "machines" / "processors.toml", REPO / "var" / "never-created")
+    processors = config.processors
+    assert processors.concurrent == {"pc1": 12, "pc2": 1, "c2": 1}
+    pc1 = processors.external["pc1"]
+    assert sum(entry.concurrent or 0 for entry in pc1) == processors.concurrent["pc1"]
+    assert [entry.numa_preferred for entry in pc1] == [0, 1]
+    assert all(len(entry.cpus or ()) == 12 for entry in pc1)
+    (c2,) = processors.external["c2"]
+    assert c2.locks == ("gpu",) and c2.bin == "/opt/prover/c2-prover" and processors.ext_locks == {"gpu": 1}
+    assert len(config.threads) > processors.concurrent["pc1"]

@@ -19,11 +19,11 @@ from sealer_fsm.units import format_duration, parse_duration
 STAGES = ("add_pieces", "tree_d", "pc1", "pc2", "c1", "c2", "snap_encode", "snap_prove", "transfer", "unseal")
 # Stages the reference knows that this worker has no plan for (PoSt runs on the manager's side here).
 _REFERENCE_ONLY = ("synth_proof", "window_post", "winning_post", "sealing_daemons")
+# The stages whose steps run through processors today; a limit or an entry for another stage would do nothing,
+# so it is refused rather than ignored.
+ROUTED_STAGES = ("pc1", "pc2", "c1", "c2", "transfer")
 # The reference ignores (with a warning) a staggered interval below one second; we refuse it instead.
 MIN_STAGGERED = 1.0
-# Stages for which `sealer-fsm processor <stage>` has no built-in child: an entry must name its own `bin`
-# (the reference has no `processor unseal` subcommand either).
-NEEDS_OWN_BIN = ("unseal",)
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,10 @@ def read_processors(raw: Any, home: Path) -> ProcessorsConfig:
         if key not in ("concurrent", "staggered"):
             raise ConfigError(f"[processors.limitation]: unknown key {key!r} (allowed: concurrent, staggered)")
     concurrent = {
-        **_counts(raw.get("limit", {}), "[processors.limit]", STAGES),
-        **_counts(limitation.get("concurrent", {}), "[processors.limitation.concurrent]", STAGES),
+        **_counts(raw.get("limit", {}), "[processors.limit]", stages=True),
+        **_counts(limitation.get("concurrent", {}), "[processors.limitation.concurrent]", stages=True),
     }
-    ext_locks = _counts(raw.get("ext_locks", {}), "[processors.ext_locks]", None)
+    ext_locks = _counts(raw.get("ext_locks", {}), "[processors.ext_locks]", stages=False)
     external = {
         stage: tuple(_external(stage, index, entry, ext_locks, home) for index, entry in enumerate(entries))
         for stage, entries in ((stage, _entries(raw[stage], stage)) for stage in STAGES if stage in raw)
@@ -125,12 +125,22 @@ def _table(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _counts(value: Any, where: str, names: tuple[str, ...] | None) -> dict[str, int]:
-    """A table of positive whole numbers, by stage (`names`) or by any name."""
+def _check_stage(where: str, stage: str) -> None:
+    if stage not in STAGES:
+        raise ConfigError(f"{where}: unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+    if stage not in ROUTED_STAGES:
+        raise ConfigError(
+            f"{where}: the {stage} step does not run through processors yet (stages that do: "
+            f"{', '.join(ROUTED_STAGES)})"
+        )
+
+
+def _counts(value: Any, where: str, stages: bool) -> dict[str, int]:
+    """A table of positive whole numbers, by stage (`stages`) or by any name."""
     counts = {}
     for name, count in _table(value, where).items():
-        if names is not None and name not in names:
-            raise ConfigError(f"{where}: unknown stage {name!r} (stages: {', '.join(names)})")
+        if stages:
+            _check_stage(f"{where} {name}", name)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ConfigError(f"{where} {name}: expected a whole number of at least 1, got {count!r}")
         counts[name] = count
@@ -141,8 +151,7 @@ def _intervals(value: Any) -> dict[str, float]:
     where = "[processors.limitation.staggered]"
     intervals = {}
     for stage, text in _table(value, where).items():
-        if stage not in STAGES:
-            raise ConfigError(f"{where}: unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+        _check_stage(f"{where} {stage}", stage)
         try:
             seconds = parse_duration(text)
         except ValueError as error:
@@ -156,6 +165,7 @@ def _intervals(value: Any) -> dict[str, float]:
 
 
 def _entries(value: Any, stage: str) -> list[Any]:
+    _check_stage(f"[[processors.{stage}]]", stage)
     if not isinstance(value, list):
         raise ConfigError(f"[processors] {stage}: expected [[processors.{stage}]] entries, got {value!r}")
     return value
@@ -165,8 +175,6 @@ def _external(stage: str, index: int, raw: Any, ext_locks: dict[str, int], home:
     where = f"[[processors.{stage}]] #{index}"
     entry = read_section(_ExternalEntry, raw, where)
     cgroup = read_section(CgroupConfig, entry.cgroup, f"{where} cgroup")
-    if entry.bin is None and stage in NEEDS_OWN_BIN:
-        raise ConfigError(f"{where}: sealer-fsm has no built-in {stage} processor; set `bin` to your own program")
     if entry.bin is not None and not entry.bin.strip():
         raise ConfigError(f"{where} bin: must not be empty")
     if entry.stable_wait <= 0:
