@@ -345,3 +345,14 @@ def test_garbage_stray_ids_and_a_closed_stdout_from_a_child_fail_only_their_own_
     with caplog.at_level(logging.ERROR, logger="sealer_fsm.processors"):
         on_loop(story)
     assert any("failed to unmarshal response: not JSON: 'not json at all'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_trace_the_child_cannot_write_does_not_stop_its_work(tmp_path: Path) -> None:
+    pool = processors(tmp_path, held_entry("transfer", tmp_path / "no-such-folder" / "trace"))
+
+    async def story() -> None:
+        async with pool:
+            await until(pool.ready)
+            assert (await pool.run("transfer", transfer_task(tmp_path, "x"))).output is True
+
+    on_loop(story)

@@ -91,3 +91,40 @@ def test_the_processor_command_serves_only_a_worker_over_a_pipe() -> None:
     assert by_hand.stderr.decode() == refusal
     unknown = subprocess.run([sys.executable, "-m", "sealer_fsm", "processor", "unseal"], capture_output=True)
     assert unknown.returncode == 2 and "invalid choice: 'unseal'" in unknown.stderr.decode()
+
+
+def _gone(pid: int) -> bool:
+    """The process exited (a zombie nobody reaped counts as exited)."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def test_a_child_stops_when_its_worker_is_killed_and_a_new_worker_runs_the_step_again(tmp_path: Path) -> None:
+    trace, gate = tmp_path / "trace", tmp_path / "gate"
+    gate.touch()
+    processors = (
+        f'[[processors.pc1]]\nbin = "{sys.executable}"\nargs = ["{HELD}", "pc1"]\n'
+        f'envs = {{ HELD_GATE = "{gate}", HELD_ALL = "1", SEALER_FSM_PROCESSOR_TRACE = "{trace}" }}\n'
+    )
+    machine = devnet_machine(tmp_path, ["sealer"], devnet={"ticket_expiry_epochs": 1_000_000}, extra=processors)
+    command = [sys.executable, "-m", "sealer_fsm", "run", "-c", str(machine), "--home", str(tmp_path / "home")]
+    worker = subprocess.Popen([*command, "--listen", "127.0.0.1:0"], cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + DEADLINE
+    while not trace.exists():
+        assert time.monotonic() < deadline, "PC1 never started in the child"
+        time.sleep(0.05)
+    child = json.loads(trace.read_text().splitlines()[0])["pid"]
+    worker.kill()  # SIGKILL: the worker cannot stop its child; the child sees its stdin close
+    worker.wait(timeout=DEADLINE)
+    while not _gone(child):
+        assert time.monotonic() < deadline, f"the pc1 child {child} outlived its killed worker"
+        time.sleep(0.05)
+    gate.unlink()
+    again = subprocess.run(
+        [*command, "--listen", "127.0.0.1:0", "--sectors", "1"], cwd=REPO, capture_output=True, timeout=DEADLINE
+    )
+    assert again.returncode == 0, again.stderr.decode()
+    starts = [json.loads(line) for line in trace.read_text().splitlines() if '"start"' in line]
+    assert len(starts) >= 2 and starts[1]["pid"] != child  # (a second sector may start before the worker exits)

@@ -50,15 +50,20 @@ class _Trace:
         self._path = path
 
     def record(self, request_id: int, event: str, **extra: Any) -> None:
+        """Append one record; a trace that cannot be written is reported once and dropped, never the task."""
         if self._path is None:
             return
         entry = {"stage": self._stage, "id": request_id, "pid": os.getpid(), "event": event, "at": time.monotonic()}
         line = (json.dumps({**entry, **extra}) + "\n").encode()
-        descriptor = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(descriptor, line)
-        finally:
-            os.close(descriptor)
+            descriptor = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(descriptor, line)
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            log.error("cannot write the trace %s (%s); tracing stops", self._path, error.strerror or error)
+            self._path = None
 
 
 class Consumer:
