@@ -14,7 +14,7 @@ from typing import TypeVar
 from sealer_fsm.config import SealingConfig
 from sealer_fsm.files import copy_file_atomically as copy_file_atomically
 from sealer_fsm.files import copy_tree_atomically as copy_tree_atomically
-from sealer_fsm.files import remove_path
+from sealer_fsm.files import remove_path as remove_path
 from sealer_fsm.manager import ManagerError, SectorId, SectorManager
 from sealer_fsm.runtime import Permanent, StepContext, Temporary
 from sealer_fsm.units import parse_size
