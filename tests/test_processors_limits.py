@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealer_fsm.processors import StageLimit
+from sealer_fsm.config import ProcessorsConfig
+from sealer_fsm.processors import Processors, StageLimit
 
 
 @dataclass
@@ -220,3 +221,30 @@ def _check_stagger(stage: Stage, staggered: float | None) -> None:
     for (_, previous, previous_order), (_, start, order) in itertools.pairwise(stage.starts):
         finished_between = any(previous_order < end_order < order for _, _, end_order in stage.ends)
         assert finished_between or start - previous >= staggered
+
+
+@on_event_loop
+async def test_a_step_doing_a_stages_work_itself_holds_the_stages_slot() -> None:
+    processors = Processors(ProcessorsConfig(concurrent={"pc1": 1}))
+    reports: list[tuple[str | None, str | None]] = []
+    inside = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def first() -> None:
+        async with processors.slot("pc1"):
+            inside.set()
+            await leave.wait()
+
+    holder = asyncio.ensure_future(first())
+    await inside.wait()
+    second = asyncio.ensure_future(_enter(processors, lambda *report: reports.append(report)))
+    await settle()
+    assert reports == [("pc1 slot (1/1 busy)", None)] and not second.done()
+    leave.set()
+    await asyncio.gather(holder, second)
+    assert reports == [("pc1 slot (1/1 busy)", None), (None, "builtin"), (None, None)]
+
+
+async def _enter(processors: Processors, report: Callable[..., None]) -> None:
+    async with processors.slot("pc1", report):
+        pass

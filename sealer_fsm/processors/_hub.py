@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -158,6 +159,14 @@ class Processors:
 
         Failures are StageFailed with their level: the stage's own (from the built-in code, or a child's
         `err_msg`), temporary when a child exits mid-call. `cancel` stops the work between chunks."""
+        async with self.slot(stage, report):
+            return await self._run_holding_token(stage, task, cancel, report)
+
+    @asynccontextmanager
+    async def slot(self, stage: str, report: Reporter = _silent) -> AsyncIterator[None]:
+        """Hold the stage's token (its `limitation.concurrent` slot and `staggered` start) for the block: how
+        `run` calls a stage, and how a step doing a stage's work itself (a simulated stand-in) stays under the
+        stage's limits."""
         limit = self._limits.get(stage)
         if limit is None:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
@@ -166,7 +175,8 @@ class Processors:
                 report(f"{stage} {limit.blocker()}", None)
             await limit.acquire()
             try:
-                return await self._run_holding_token(stage, task, cancel, report)
+                report(None, BUILTIN)
+                yield
             finally:
                 limit.release()
         finally:
@@ -177,7 +187,6 @@ class Processors:
     ) -> StageOutput:
         pool = self._pools.get(stage)
         if pool is None:
-            report(None, BUILTIN)
             return StageOutput(stage, await self._run_builtin(stage, task, cancel), BUILTIN)
         child = await pool.acquire(lambda blocker: report(blocker, None))
         try:

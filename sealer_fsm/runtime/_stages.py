@@ -8,6 +8,7 @@ failure of the same level, so a child that exits mid-call is a Temporary failure
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sealer_fsm.config import ExternalProcessor
@@ -36,6 +37,11 @@ class StageRunner:
             return await self._processors.run(stage, task, cancel=self._cancel, report=self._report)
         except StageFailed as failure:
             raise _FAILURES[failure.level](failure.message) from failure
+
+    def slot(self, stage: str) -> AbstractAsyncContextManager[None]:
+        """`async with ctx.processors.slot(stage):` do a stage's work in the step itself (a simulated stand-in)
+        under the stage's limits, the thread showing what it waits for."""
+        return self._processors.slot(stage, self._report)
 
     def external(self, stage: str) -> tuple[ExternalProcessor, ...]:
         """The stage's `[[processors.<stage>]]` entries; empty when it runs in-process."""

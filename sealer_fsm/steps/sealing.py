@@ -101,7 +101,8 @@ async def simulated_pc1(ctx: StepContext) -> StepResult:
     labelling."""
     files = SectorFiles.of(ctx)
     replica = replica_id_of(ctx.data)
-    await ctx.run_blocking(_start_replica, files)
+    async with ctx.processors.slot("pc1"):
+        await ctx.run_blocking(_start_replica, files)
     ctx.log.info("%s: PC1 simulated (replica id %s, no SDR labels)", files.name, replica.hex()[:16])
     return Outcome("PC1", {"pc1_out": {"simulated": True, "replica_id": replica.hex()}})
 
