@@ -141,12 +141,18 @@ class ProcessorChild:
         self._fail_inflight(f"{self.spec.label} closed")
         self._set_state(ChildState.STOPPED)
 
-    async def kill(self) -> None:
-        """Kill the child now (its calls in flight fail as temporary; it restarts if `auto_restart`)."""
-        if self._process is not None:
-            await _kill(self._process)
-
     async def _supervise(self) -> None:
+        try:
+            await self._keep_running()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug here must not leave calls waiting for a child that never comes
+            log.exception("%s: supervisor failed", self.spec.label)
+            self.last_error = f"{self.spec.label}: supervisor failed: {error!r}"
+            self._fail_inflight(self.last_error)
+            self._set_state(ChildState.STOPPED)
+
+    async def _keep_running(self) -> None:
         failures = 0
         while not self._closing:
             self._set_state(ChildState.STARTING)
@@ -189,8 +195,10 @@ class ProcessorChild:
                 start_new_session=True,
                 limit=LINE_LIMIT,
             )
-        except OSError as error:
-            raise HandshakeFailed(f"cannot start {self.argv[0]!r}: {error.strerror or error}") from error
+        except (OSError, ValueError) as error:  # no such program, not executable, a NUL in an argument
+            raise HandshakeFailed(
+                f"cannot start {self.argv[0]!r}: {getattr(error, 'strerror', None) or error}"
+            ) from error
         self._process, self.pid = process, process.pid
         assert process.stdout is not None
         expected = ready_line(self.spec.stage)
