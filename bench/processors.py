@@ -34,6 +34,7 @@ from sealer_fsm.assembly import build_worker  # noqa: E402
 from sealer_fsm.config import load_machine_file  # noqa: E402
 from sealer_fsm.processors import Processors  # noqa: E402
 from sealer_fsm.runtime import ThreadState, Worker, WorkerListener  # noqa: E402
+from sealer_fsm.steps.stages import builtin_stage  # noqa: E402
 
 THREADS = 4
 SEQUENTIAL_CALLS = 300
@@ -68,11 +69,11 @@ async def _call_rates(processors: Processors) -> tuple[float, float]:
 
 def protocol_overhead(directory: Path) -> None:
     machine = directory / "overhead.toml"
-    machine.write_text('[[sealing_thread]]\nlocation = "t"\n[[processors.transfer]]\n')
+    machine.write_text('[[sealing_thread]]\nlocation = "t"\n[[attached]]\nlocation = "s"\n[[processors.transfer]]\n')
     external_config = load_machine_file(machine, directory / "overhead-home").processors
 
     async def measure() -> tuple[tuple[float, float], tuple[float, float]]:
-        in_process = await _call_rates(Processors())
+        in_process = await _call_rates(Processors(builtin=builtin_stage))
         async with Processors(external_config) as external:
             while not external.ready():
                 await asyncio.sleep(0.05)

@@ -16,15 +16,19 @@ from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads, parent_cache_dir
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
+from sealer_fsm.steps.stages import builtin_stage
 
 # rust-fil-proofs' variable for the parent caches' folder: processor children look there, as the worker does.
 PARENT_CACHE_ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
 
 
-def attached_stores(config: MachineConfig) -> dict[str, Path]:
-    """Writable persist stores by name (a store without a name is named by its location)."""
+def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
+    """The writable (or with `readonly`, the read-only) attached stores by name (a store without a name is
+    named by its location)."""
     return {
-        store.name or store.location: config.resolve(store.location) for store in config.attached if not store.readonly
+        store.name or store.location: config.resolve(store.location)
+        for store in config.attached
+        if store.readonly == readonly
     }
 
 
@@ -33,7 +37,9 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
     stores = attached_stores(config)
     for path in stores.values():
         path.mkdir(parents=True, exist_ok=True)
-    return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+    return DevnetManager(
+        config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
+    )
 
 
 def external_programs(config: MachineConfig) -> list[str]:
@@ -56,7 +62,12 @@ def build_worker(
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
-            processors=Processors(config.processors, child_env={PARENT_CACHE_ENVIRONMENT: str(parent_cache_dir())}),
+            readonly_stores=attached_stores(config, readonly=True),
+            processors=Processors(
+                config.processors,
+                builtin=builtin_stage,
+                child_env={PARENT_CACHE_ENVIRONMENT: str(parent_cache_dir())},
+            ),
         ),
         clock=clock,
     )

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from sealer_fsm.config import load_machine_file
-from sealer_fsm.processors import TRACE_ENV, ChildStatus, Processors, StageFailed, Timing, builtin_stage
+from sealer_fsm.processors import TRACE_ENV, ChildStatus, Processors, StageFailed, Timing
 from sealer_fsm.processors._placement import cgroup_dir
 from sealer_fsm.processors._spawn import cgroup_name, command
 from sealer_fsm.proofs import CancelToken, zero_commitment
+from sealer_fsm.steps.stages import builtin_stage
 from tests.support.traces import read_intervals
 
 HELD = Path(__file__).resolve().parent / "support" / "held_processor.py"
@@ -32,7 +33,7 @@ DEADLINE = 60.0  # a guard against a hang, never a measurement
 def processors(tmp_path: Path, section: str, timing: Timing = FAST) -> Processors:
     """Processors from a machine file whose [processors] section is `section`."""
     path = tmp_path / "machine.toml"
-    path.write_text('[[sealing_thread]]\nlocation = "t0"\n' + section)
+    path.write_text('[[sealing_thread]]\nlocation = "t0"\n[[attached]]\nlocation = "store"\n' + section)
     return Processors(load_machine_file(path, tmp_path / "home").processors, timing=timing)
 
 

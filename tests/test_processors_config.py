@@ -13,7 +13,7 @@ from sealer_fsm.config import ConfigError, ProcessorsConfig, load_machine_file, 
 from sealer_fsm.processors._protocol import ProtocolError, decode_request, decode_response, error_message, failure_of
 from sealer_fsm.processors._spawn import environment
 
-THREAD = '[[sealing_thread]]\nlocation = "t0"\n'
+THREAD = '[[sealing_thread]]\nlocation = "t0"\n[[attached]]\nlocation = "store"\n'
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from sealer_fsm.processors import builtin_stage, builtin_stages, run_consumer
+from sealer_fsm.processors import run_consumer
+from sealer_fsm.steps.stages import builtin_stage, builtin_stages
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

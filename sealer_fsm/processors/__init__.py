@@ -8,11 +8,18 @@ Steps call `await ctx.processors.run(stage, task)` (a `StageRunner` bound to the
 from sealer_fsm.processors._child import ChildState, Timing
 from sealer_fsm.processors._consumer import TRACE_ENV, run_consumer
 from sealer_fsm.processors._failure import StageFailed
-from sealer_fsm.processors._hub import BUILTIN, ChildStatus, Processors, Reporter, StageOutput, StageStatus
+from sealer_fsm.processors._hub import (
+    BUILTIN,
+    ChildStatus,
+    Processors,
+    Reporter,
+    StageFunction,
+    StageOutput,
+    StageStatus,
+)
 from sealer_fsm.processors._limits import LimitStatus, StageLimit
 from sealer_fsm.processors._pool import LockStatus
 from sealer_fsm.processors._protocol import ready_line
-from sealer_fsm.processors.builtin import StageFunction, builtin_stage, builtin_stages
 
 __all__ = [
     "BUILTIN",
@@ -29,8 +36,6 @@ __all__ = [
     "StageOutput",
     "StageStatus",
     "Timing",
-    "builtin_stage",
-    "builtin_stages",
     "ready_line",
     "run_consumer",
 ]

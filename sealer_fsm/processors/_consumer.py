@@ -22,6 +22,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from sealer_fsm.processors._placement import PlacementError, place_self
@@ -35,10 +36,10 @@ from sealer_fsm.processors._protocol import (
     error_message,
     ready_line,
 )
-from sealer_fsm.processors.builtin import StageFunction
 from sealer_fsm.proofs import Cancelled, CancelToken
 
 log = logging.getLogger("sealer_fsm.processor")
+StageFunction = Callable[[Any, CancelToken], Any]  # as `sealer_fsm.processors.StageFunction`
 TRACE_ENV = "SEALER_FSM_PROCESSOR_TRACE"
 
 

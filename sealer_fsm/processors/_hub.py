@@ -30,14 +30,17 @@ from sealer_fsm.processors._child import (
     Timing,
     finish_despite_cancellation,
 )
+from sealer_fsm.processors._failure import StageFailed
 from sealer_fsm.processors._limits import LimitStatus, Schedule, StageLimit
 from sealer_fsm.processors._placement import remove_cgroup
 from sealer_fsm.processors._pool import Changes, ExtLocks, LockStatus, StagePool
 from sealer_fsm.processors._spawn import cgroup_name, command, environment
-from sealer_fsm.processors.builtin import StageFunction, builtin_stage
 from sealer_fsm.proofs import CancelToken
 
 BUILTIN = "builtin"  # the processor name of in-process work, as the reference's built-in processor
+# A stage's implementation: its task (the reference's JSON shape) and a cancel token in, its output out; it
+# blocks until done (the caller runs it on a worker thread) and raises a failure with a level, or Cancelled.
+StageFunction = Callable[[Any, CancelToken], Any]
 
 
 class Reporter(Protocol):
@@ -87,11 +90,13 @@ class Processors:
         monotonic: Callable[[], float] = time.monotonic,
         schedule: Schedule | None = None,
         timing: Timing = DEFAULT_TIMING,
-        builtin: Callable[[str], StageFunction] = builtin_stage,
+        builtin: Callable[[str], StageFunction] | None = None,
         child_env: Mapping[str, str] | None = None,
     ) -> None:
-        """`child_env`: what every child needs of the worker's own settings (say, where the parent caches are),
-        given to it whatever its `inherit_envs`; its entry's `envs` still win."""
+        """`builtin` gives a stage's in-process implementation (the steps' `builtin_stage`; without it, a stage
+        without external processors cannot run). `child_env`: what every child needs of the worker's own settings
+        (say, where the parent caches are), given to it whatever its `inherit_envs`; its entry's `envs` still
+        win."""
         self.config = config or ProcessorsConfig()
         self._builtin = builtin
         self._limits = {
@@ -196,6 +201,8 @@ class Processors:
             pool.release(child)
 
     async def _run_builtin(self, stage: str, task: Any, cancel: CancelToken | None) -> Any:
+        if self._builtin is None:
+            raise StageFailed(f"this worker has no in-process {stage} implementation; configure [[processors.{stage}]]")
         function = self._builtin(stage)
         token = cancel or CancelToken()
         work = asyncio.get_running_loop().run_in_executor(None, function, task, token)

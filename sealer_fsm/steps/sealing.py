@@ -20,7 +20,7 @@ from sealer_fsm.proofs import replica_id, seal_proof, sealed_cid
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import SectorFiles, call, manager, remove_path, sector_id
-from sealer_fsm.steps._stages import c1_task, c2_task, output_bytes, output_field, pc1_task, pc2_task
+from sealer_fsm.steps._tasks import c1_task, c2_task, output_bytes, output_field, pc1_task, pc2_task
 from sealer_fsm.units import format_size
 
 

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm.processors import builtin_stage, run_consumer
+from sealer_fsm.processors import run_consumer
 from sealer_fsm.proofs import CancelToken
+from sealer_fsm.steps.stages import builtin_stage
 
 POLL = 0.01
 PAIR_DEADLINE = 60.0

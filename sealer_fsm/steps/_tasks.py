@@ -53,12 +53,11 @@ def pc1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
 def pc2_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     """PC2's task; a PC1 output without CommD, the proof's name or the staged file (one recorded by an earlier
     version, or a simulated PC1's) gets them from task data."""
-    pc1out = {
-        "registered_proof": _proof_name(ctx),
-        "comm_d": bytes32(bytes.fromhex(ctx.require("comm_d"))),
-        "in_path": str(files.unsealed),
-        **ctx.require("pc1_out"),
-    }
+    pc1out = dict(ctx.require("pc1_out"))
+    pc1out.setdefault("comm_d", bytes32(bytes.fromhex(ctx.require("comm_d"))))
+    pc1out.setdefault("in_path", str(files.unsealed))
+    if "registered_proof" not in pc1out and "proof_type" in ctx.data:
+        pc1out["registered_proof"] = _proof_name(ctx)
     return {"pc1out": pc1out, "cache_dir": str(files.cache), "sealed_file": str(files.sealed)}
 
 

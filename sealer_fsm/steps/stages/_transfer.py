@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm.files import copy_file_atomically, copy_tree_atomically, remove_path
-from sealer_fsm.processors._failure import StageFailed
 from sealer_fsm.processors.tasks import read_field
 from sealer_fsm.proofs import CancelToken
+from sealer_fsm.runtime import Permanent
+from sealer_fsm.steps._files import copy_file_atomically, copy_tree_atomically, file_errors, remove_path
 
 
 def transfer(task: Any, cancel: CancelToken) -> bool:
@@ -32,22 +32,24 @@ def transfer(task: Any, cancel: CancelToken) -> bool:
 def _path(item: dict[str, Any], where: str) -> Path:
     path = Path(read_field(item, "uri", str))
     if not path.is_absolute():
-        raise StageFailed(f"{where}: path {str(path)!r} is relative")
+        raise Permanent(f"{where}: path {str(path)!r} is relative")
     return path
 
 
 def _transfer_one(source: Path, destination: Path, *, allow_link: bool) -> None:
     if not source.exists():
-        raise StageFailed(f"transfer source {source} does not exist")
+        raise Permanent(f"transfer source {source} does not exist")
     if destination.exists() and destination.is_dir() != source.is_dir():
         kind = "a directory" if destination.is_dir() else "a file"
-        raise StageFailed(f"transfer destination {destination} is {kind}, unlike its source {source}")
+        raise Permanent(f"transfer destination {destination} is {kind}, unlike its source {source}")
     if allow_link:
         remove_path(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(source, destination)
+        with file_errors(f"link {destination} to {source}", writing=destination):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(source, destination)
     elif source.is_dir():
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        with file_errors(f"create {destination.parent}", writing=destination):
+            destination.parent.mkdir(parents=True, exist_ok=True)
         copy_tree_atomically(source, destination)
     else:
         copy_file_atomically(source, destination)

@@ -10,13 +10,10 @@ recognised by the SIMULATED-PROOF marker at its start.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
-from sealer_fsm.files import copy_file_atomically, remove_path
-from sealer_fsm.processors._failure import StageFailed, temporary
 from sealer_fsm.processors.tasks import (
     bytes32,
     miner_of_prover_id,
@@ -32,7 +29,8 @@ from sealer_fsm.proofs import (
     replica_id,
     seal_pre_commit_phase1,
 )
-from sealer_fsm.units import format_size
+from sealer_fsm.runtime import Permanent
+from sealer_fsm.steps._files import copy_file_atomically, file_failure, free_space, remove_path, write_file_atomically
 
 
 def _path(task: Any, name: str) -> Path:
@@ -41,13 +39,6 @@ def _path(task: Any, name: str) -> Path:
 
 def _bytes(task: Any, name: str) -> bytes:
     return read_bytes(read_field(task, name, list), name)
-
-
-def _free_space(path: Path) -> str:
-    """Free space on the file system of `path` (or of its nearest existing parent), for I/O failure messages."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return f"{format_size(shutil.disk_usage(path).free)} free in {path}"
 
 
 def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
@@ -70,11 +61,10 @@ def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
             cancel=cancel,
         )
     except ValueError as error:  # includes a corrupt parent cache: the operator regenerates it
-        raise StageFailed(f"PC1: {error}") from error
+        raise Permanent(f"PC1: {error}") from error
     except OSError as error:
-        raise temporary(
-            f"PC1: {error.strerror or error} ({_free_space(cache)}, {_free_space(parent_cache_dir())})"
-        ) from error
+        failure = file_failure(error, "PC1")
+        raise type(failure)(f"{failure.message} ({free_space(cache)}, {free_space(parent_cache_dir())})") from error
     return {
         "registered_proof": proof.name,
         "replica_id": out.replica_id.hex(),
@@ -95,14 +85,10 @@ def pc2(task: Any, cancel: CancelToken) -> dict[str, Any]:
     comm_d = read_bytes(read_field(pc1out, "comm_d", list), "pc1out.comm_d")
     cache, sealed, staged = _path(task, "cache_dir"), _path(task, "sealed_file"), _path(pc1out, "in_path")
     if not staged.is_file():
-        raise StageFailed(f"the staged file {staged} is missing")
+        raise Permanent(f"the staged file {staged} is missing")
     comm_c, comm_r_last, comm_r = simulated.comm_r(replica, comm_d)
     copy_file_atomically(staged, sealed)  # the simulated replica is the staged data itself
-    cache.mkdir(parents=True, exist_ok=True)
-    p_aux = cache / "p_aux"
-    temporary_file = p_aux.with_name("p_aux.tmp")
-    temporary_file.write_bytes(comm_c + comm_r_last)
-    temporary_file.replace(p_aux)
+    write_file_atomically(cache / "p_aux", comm_c + comm_r_last)
     return {
         "simulated": True,
         "registered_proof": read_field(pc1out, "registered_proof", str),
@@ -128,7 +114,7 @@ def c1(task: Any, cancel: CancelToken) -> dict[str, Any]:
             proof.id,
         )
     except ValueError as error:
-        raise StageFailed(f"C1: {error}") from error
+        raise Permanent(f"C1: {error}") from error
     return {"simulated": True, "digest": simulated.c1_digest(replica, comm_r, comm_d, _bytes(task, "seed")).hex()}
 
 
@@ -137,5 +123,5 @@ def c2(task: Any, cancel: CancelToken) -> dict[str, Any]:
     blob marked SIMULATED-PROOF; an external prover is what makes a real one."""
     c1out = read_field(task, "c1out", dict)
     if c1out.get("simulated") is not True:
-        raise StageFailed("the built-in C2 is simulated and proves only a simulated C1 output; configure a prover")
+        raise Permanent("the built-in C2 is simulated and proves only a simulated C1 output; configure a prover")
     return {"proof": list(simulated.porep_proof(bytes.fromhex(read_field(c1out, "digest", str))))}

@@ -1,20 +1,16 @@
-"""The built-in stage implementations: what runs in-process, and what `sealer-fsm processor <stage>` runs.
+"""The built-in stage implementations: what a stage runs in the worker's process, and in `sealer-fsm processor
+<stage>`, the worker's own external processor.
 
 Each takes the stage's task (the reference's JSON shape, see `sealer_fsm.processors.tasks`) and a CancelToken,
-blocks until done (the caller runs it on a worker thread), and returns the stage's output as JSON values.
-It raises StageFailed (permanent for bad input, ...), or `Cancelled` when the token stops it.
+blocks until done (the caller runs it on a worker thread), and returns the stage's output as JSON values. It
+fails as a step does (Permanent for bad input, Temporary for a full disk, ...), or raises `Cancelled` when the
+token stops it. The worker hands `builtin_stage` to its `Processors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from sealer_fsm.processors._failure import StageFailed
-from sealer_fsm.processors.builtin import _sealing, _transfer
-from sealer_fsm.proofs import CancelToken
-
-StageFunction = Callable[[Any, CancelToken], Any]
+from sealer_fsm.processors import StageFailed, StageFunction
+from sealer_fsm.steps.stages import _sealing, _transfer
 
 _STAGES: dict[str, StageFunction] = {
     "pc1": _sealing.pc1,
