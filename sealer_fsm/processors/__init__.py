@@ -2,7 +2,9 @@
 external child processes speaking the reference's protocol (reference-damocles.md §8, docs/processors.md).
 
 Steps call `await ctx.processors.run(stage, task)` (a `StageRunner` bound to the step); the worker owns one
-`Processors` built from the machine file's `[processors]` section and starts/stops its children.
+`Processors` built from the machine file's `[processors]` section and starts/stops its children. The package
+knows no stage's computation: the in-process implementations (`sealer_fsm.steps.stages`) are handed to it, and
+the children run whatever program their entry names.
 """
 
 from sealer_fsm.processors._child import ChildState, Timing
