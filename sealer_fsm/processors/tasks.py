@@ -95,10 +95,18 @@ def read_piece_infos(task: Any, name: str = "piece_infos") -> list[tuple[bytes, 
     return pieces
 
 
-def transfer_route(source: Path, destination: Path, store_name: str | None = None) -> dict[str, Any]:
-    """One route of a transfer task: a local file or directory copied to `destination` in store `store_name`."""
+def transfer_route(
+    source: Path, destination: Path, store_name: str | None = None, keep: list[str] | None = None
+) -> dict[str, Any]:
+    """One route of a transfer task: a local file or directory copied to `destination` in store `store_name`.
+
+    `keep` (ours, in `opt`): of a directory, copy only the files so named; a reference transfer child ignores the
+    field and copies the whole directory."""
+    option: dict[str, Any] = {"is_dir": source.is_dir(), "allow_link": False}
+    if keep is not None:
+        option["keep"] = keep
     return {
         "src": {"store_name": None, "uri": str(source)},
         "dest": {"store_name": store_name, "uri": str(destination)},
-        "opt": {"is_dir": source.is_dir(), "allow_link": False},
+        "opt": option,
     }

@@ -12,7 +12,7 @@ from typing import Any
 from sealer_fsm.manager import Randomness
 from sealer_fsm.processors import StageFailed, StageOutput
 from sealer_fsm.processors.tasks import bytes32, piece_info, read_bytes, registered_seal_proof
-from sealer_fsm.proofs import parse_piece_cid, prover_id, unpadded_size
+from sealer_fsm.proofs import default_proof_type, parse_piece_cid, prover_id, unpadded_size
 from sealer_fsm.runtime import Permanent, StepContext
 from sealer_fsm.steps._common import SectorFiles
 
@@ -25,9 +25,9 @@ def _ticket(ctx: StepContext) -> list[int]:
     return bytes32(Randomness.from_json(ctx.require("ticket")).value)
 
 
-def _proof_name(ctx: StepContext) -> str:
+def _proof_name(proof_type: int) -> str:
     try:
-        return registered_seal_proof(ctx.require("proof_type"))
+        return registered_seal_proof(proof_type)
     except StageFailed as error:
         raise Permanent(str(error)) from error
 
@@ -39,7 +39,7 @@ def piece_infos(ctx: StepContext) -> list[dict[str, Any]]:
 
 def pc1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     return {
-        "registered_proof": _proof_name(ctx),
+        "registered_proof": _proof_name(ctx.require("proof_type")),
         "cache_path": str(files.cache),
         "in_path": str(files.unsealed),
         "out_path": str(files.sealed),
@@ -52,18 +52,24 @@ def pc1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
 
 def pc2_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     """PC2's task; a PC1 output without CommD, the proof's name or the staged file (one recorded by an earlier
-    version, or a simulated PC1's) gets them from task data."""
+    version) gets them from task data."""
     pc1out = dict(ctx.require("pc1_out"))
     pc1out.setdefault("comm_d", bytes32(bytes.fromhex(ctx.require("comm_d"))))
     pc1out.setdefault("in_path", str(files.unsealed))
-    if "registered_proof" not in pc1out and "proof_type" in ctx.data:
-        pc1out["registered_proof"] = _proof_name(ctx)
+    if "registered_proof" not in pc1out:
+        proof_type = pc1out.get("proof_type", ctx.data.get("proof_type"))
+        if proof_type is None:  # a sector recorded without one: the size's current proof, as the devnet seals
+            try:
+                proof_type = default_proof_type(ctx.require("sector_size"))
+            except ValueError as error:
+                raise Permanent(f"PC2: {error}") from error
+        pc1out["registered_proof"] = _proof_name(proof_type)
     return {"pc1out": pc1out, "cache_dir": str(files.cache), "sealed_file": str(files.sealed)}
 
 
 def c1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     """C1's task: the arguments of the reference's `seal_commit_phase1` (C1 has no task in its `tasks.rs`)."""
-    name = _proof_name(ctx)
+    name = _proof_name(ctx.require("proof_type"))
     return {
         "registered_proof": name,
         "cache_path": str(files.cache),

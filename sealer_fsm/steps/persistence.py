@@ -1,8 +1,11 @@
 """Real steps: copy a sector's replica and cache into a persist store the manager picks (StoreReserveSpace).
 
 The copy is the transfer stage, run through processors (`ctx.processors.run("transfer", ...)`) with the
-reference's task shape. Copies go through temporary names and replace what an interrupted earlier run left, so
-running again after a crash (or after a RePersist) is safe.
+reference's task shape. As the reference's transfer does, the cache files copied are TreeR-last, p_aux and
+t_aux; PC1's layers and TreeC stay in the thread's cache for C1 and go when the sector is finished.
+
+Copies go through temporary names and replace what an interrupted earlier run left, so running again after a
+crash (or after a RePersist) is safe.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from typing import Any
 
 from sealer_fsm.manager import StoreInfo
 from sealer_fsm.processors.tasks import transfer_route
+from sealer_fsm.proofs import is_persisted_cache_file
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
     call,
+    file_errors,
     manager,
     sector_id,
     store_path,
@@ -30,9 +35,15 @@ def transfer_task(local: SectorFiles, store: SectorFiles, store_name: str, kinds
     for kind in kinds:
         if not local.path(kind).exists():
             raise Permanent(f"cannot persist {local.name}: {local.path(kind)} is missing")
+    replica, cache = kinds
+    with file_errors(f"list {local.path(cache)}"):
+        kept = sorted(path.name for path in local.path(cache).iterdir() if is_persisted_cache_file(path.name))
     return {
         "stores": {store_name: {"name": store_name, "meta": None}},
-        "routes": [transfer_route(local.path(kind), store.path(kind), store_name) for kind in kinds],
+        "routes": [
+            transfer_route(local.path(replica), store.path(replica), store_name),
+            transfer_route(local.path(cache), store.path(cache), store_name, keep=kept),
+        ],
     }
 
 

@@ -1,13 +1,14 @@
 """The sealing computations between TreeD and the proof submission: ticket, PC1, PC2, C1, C2.
 
 The ticket is real (drawn by the manager from its chain). PC1, PC2, C1 and C2 run as processors
-(`ctx.processors.run`): under `[processors]` limits, in this process or in external children. PC1 is real: the
-replica id and every SDR layer, in the sector's cache folder (`sealer_fsm.proofs.seal_pre_commit_phase1`). The
-built-in PC2, C1 and C2 are SIMULATED (see `sealer_fsm.simulated`): deterministic stand-ins bound to the same
-inputs as the real computations, labelled `simulated` in task data and logs; C2 is real when an external prover
-makes it. So is PC1 simulated on a machine whose `[proofs] simulate` names it (`simulated_pc1`). They keep the
-reference's re-run rules: PC1 resumes after its last complete layer, PC2 rewrites its cache through temporary
-files.
+(`ctx.processors.run`): under `[processors]` limits, in this process or in external children. PC1 is real (the
+replica id and every SDR layer, in the sector's cache folder: `sealer_fsm.proofs.seal_pre_commit_phase1`) and so
+is PC2 (TreeC, TreeR-last, the replica in `sealed/` and CommR: `sealer_fsm.proofs.precommit_phase2`). The
+built-in C1 and C2 are SIMULATED (see `sealer_fsm.simulated`): deterministic stand-ins bound to the same inputs
+as the real computations, labelled `simulated` in task data and logs; C2 is real when an external prover makes
+it. So are PC1 and PC2 on a machine whose `[proofs] simulate` names them (`simulated_pc1`, `simulated_pc2`,
+which do their work in the step, under the stage's slot). Both keep what a killed run completed: PC1 its whole
+layers, PC2 its whole trees; every file is written under a temporary name and renamed when whole.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from sealer_fsm.manager import Randomness
 from sealer_fsm.proofs import replica_id, seal_proof, sealed_cid
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
-from sealer_fsm.steps._common import SectorFiles, call, manager, remove_path, sector_id
+from sealer_fsm.steps._common import (
+    SectorFiles,
+    call,
+    copy_file_atomically,
+    manager,
+    remove_path,
+    sector_id,
+    write_file_atomically,
+)
 from sealer_fsm.steps._tasks import c1_task, c2_task, output_bytes, output_field, pc1_task, pc2_task
 from sealer_fsm.units import format_size
 
@@ -107,19 +116,44 @@ async def simulated_pc1(ctx: StepContext) -> StepResult:
     return Outcome("PC1", {"pc1_out": {"simulated": True, "replica_id": replica.hex()}})
 
 
-@simulated_step
 async def pc2(ctx: StepContext) -> StepResult:
-    """PC1Done → PC2Done, by the pc2 processor. SIMULATED (built in): CommR from SHA-256 stand-ins for the
-    Poseidon trees."""
+    """PC1Done → PC2Done: TreeC and TreeR-last from PC1's layers, the replica in `sealed/`, and CommR, computed by
+    the pc2 processor (in this process, or an external one under `[processors]`).
+
+    Safe to run again: trees already whole for the same layers are kept, so a kill -9 costs at most the tree
+    being built. Missing or corrupt inputs are Permanent; I/O failures (a full disk) are Temporary.
+    """
     files = SectorFiles.of(ctx)
+    if ctx.require("pc1_out").get("simulated"):
+        pc1_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "pc1"), "?")
+        raise Permanent(
+            "PC2: this sector's PC1 was simulated, so there are no SDR layers to seal; resume the thread into "
+            f"{pc1_state} to run PC1 for real, or simulate pc2 too ([proofs] simulate)"
+        )
     result = await ctx.processors.run("pc2", pc2_task(ctx, files))
     comm_r = output_bytes(result, "comm_r")
-    simulated_output = result.output.get("simulated") is True
-    ctx.log.info(
-        "%s: PC2%s by %s, CommR %s", files.name, " simulated" * simulated_output, result.processor, comm_r.hex()[:16]
-    )
-    data: dict[str, Any] = {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r)}
-    return Outcome("PC2", {**data, "comm_r_simulated": True} if simulated_output else data)
+    ctx.log.info("%s: PC2 done by %s, CommR %s", files.name, result.processor, comm_r.hex()[:16])
+    pc2_out = {"comm_c": output_bytes(result, "comm_c").hex(), "comm_r_last": output_bytes(result, "comm_r_last").hex()}
+    return Outcome("PC2", {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r), "pc2_out": pc2_out})
+
+
+def _write_replica(files: SectorFiles, comm_c: bytes, comm_r_last: bytes) -> None:
+    """The simulated replica is the staged data itself; p_aux holds comm_c ‖ comm_r_last as the real one does."""
+    copy_file_atomically(files.unsealed, files.sealed)
+    write_file_atomically(files.cache / "p_aux", comm_c + comm_r_last)
+
+
+@simulated_step
+async def simulated_pc2(ctx: StepContext) -> StepResult:
+    """PC1Done → PC2Done where `[proofs] simulate` names pc2. SIMULATED: CommR from SHA-256 stand-ins for the
+    Poseidon trees."""
+    files = SectorFiles.of(ctx)
+    replica = bytes.fromhex(ctx.require("pc1_out")["replica_id"])
+    comm_c, comm_r_last, comm_r = simulated.comm_r(replica, bytes.fromhex(ctx.require("comm_d")))
+    async with ctx.processors.slot("pc2"):
+        await ctx.run_blocking(_write_replica, files, comm_c, comm_r_last)
+    ctx.log.info("%s: PC2 simulated, CommR %s", files.name, comm_r.hex()[:16])
+    return Outcome("PC2", {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r), "comm_r_simulated": True})
 
 
 @simulated_step

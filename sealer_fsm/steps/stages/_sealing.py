@@ -2,10 +2,10 @@
 
 PC1 is real (`sealer_fsm.proofs.seal_pre_commit_phase1`: the replica id and every SDR layer in the cache folder);
 its output names the staged data (`in_path`), which PC2 encodes into the sealed file, as the reference's PC1
-output carries its paths. PC2, C1 and C2 are SIMULATED, as their steps are (see `sealer_fsm.simulated`): SHA-256
-stand-ins for the Poseidon trees and the vanilla proofs, and a 192-byte blob marked SIMULATED-PROOF for C2. Their
-outputs carry `"simulated": true`, except C2's, which keeps the reference's `{"proof": [...]}` shape and is
-recognised by the SIMULATED-PROOF marker at its start.
+output carries its paths. PC2 is real (`sealer_fsm.proofs.precommit_phase2`: TreeC, TreeR-last, the replica and
+CommR). C1 and C2 are SIMULATED, as their steps are (see `sealer_fsm.simulated`): a SHA-256 stand-in for the
+vanilla proofs, and a 192-byte blob marked SIMULATED-PROOF for C2. C1's output carries `"simulated": true`; C2's
+keeps the reference's `{"proof": [...]}` shape and is recognised by the SIMULATED-PROOF marker at its start.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from sealer_fsm.proofs import (
     CancelToken,
     comm_d_from_pieces,
     parent_cache_dir,
+    precommit_phase2,
     replica_id,
     seal_pre_commit_phase1,
 )
 from sealer_fsm.runtime import Permanent
-from sealer_fsm.steps._files import copy_file_atomically, file_failure, free_space, remove_path, write_file_atomically
+from sealer_fsm.steps._files import file_failure, free_space, remove_path
 
 
 def _path(task: Any, name: str) -> Path:
@@ -78,22 +79,27 @@ def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
 
 
 def pc2(task: Any, cancel: CancelToken) -> dict[str, Any]:
-    """{pc1out, cache_dir, sealed_file} → {registered_proof, comm_r, comm_d} (SealPreCommitPhase2Output).
-    SIMULATED: CommR from SHA-256 stand-ins for the Poseidon trees; the cache gets their `p_aux`."""
+    """{pc1out, cache_dir, sealed_file} → {registered_proof, comm_r, comm_d} (the reference's
+    SealPreCommitPhase2Output) and, ours, comm_c and comm_r_last: TreeC and TreeR-last from PC1's layers, the
+    replica in the sealed file, CommR.
+
+    Safe to run again: trees already whole for the same layers are kept."""
     pc1out = read_field(task, "pc1out", dict)
-    replica = bytes.fromhex(read_field(pc1out, "replica_id", str))
+    proof = read_seal_proof(pc1out)
     comm_d = read_bytes(read_field(pc1out, "comm_d", list), "pc1out.comm_d")
     cache, sealed, staged = _path(task, "cache_dir"), _path(task, "sealed_file"), _path(pc1out, "in_path")
-    if not staged.is_file():
-        raise Permanent(f"the staged file {staged} is missing")
-    comm_c, comm_r_last, comm_r = simulated.comm_r(replica, comm_d)
-    copy_file_atomically(staged, sealed)  # the simulated replica is the staged data itself
-    write_file_atomically(cache / "p_aux", comm_c + comm_r_last)
+    try:
+        out = precommit_phase2(cache, sealed, proof.sector_size, staged, cancel=cancel)
+    except ValueError as error:  # a missing, short or corrupt input, named
+        raise Permanent(f"PC2: {error}") from error
+    except OSError as error:
+        raise file_failure(error, "PC2", writing=sealed) from error
     return {
-        "simulated": True,
-        "registered_proof": read_field(pc1out, "registered_proof", str),
-        "comm_r": bytes32(comm_r),
+        "registered_proof": proof.name,
+        "comm_r": bytes32(out.comm_r),
         "comm_d": bytes32(comm_d),
+        "comm_c": bytes32(out.comm_c),
+        "comm_r_last": bytes32(out.comm_r_last),
     }
 
 

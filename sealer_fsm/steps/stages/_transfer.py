@@ -2,7 +2,8 @@
 
 Semantics of the reference's `TransferProcessor` (`vc-processors/src/builtin/processors/transfer`): every path
 is absolute, the source must exist, an existing destination of the other kind (file vs directory) is refused,
-`opt.allow_link` makes a symlink instead of a copy. Copies replace the destination through a temporary name, so a
+`opt.allow_link` makes a symlink instead of a copy; `opt.keep` (ours) copies only the named files of a directory.
+Copies replace the destination through a temporary name, so a
 transfer cut short by a crash leaves the old destination or the new one, never part of one.
 """
 
@@ -25,7 +26,10 @@ def transfer(task: Any, cancel: CancelToken) -> bool:
         source = _path(read_field(route, "src", dict), f"routes[{index}].src")
         destination = _path(read_field(route, "dest", dict), f"routes[{index}].dest")
         option = route.get("opt") or {}
-        _transfer_one(source, destination, allow_link=option.get("allow_link") is True)
+        keep = option.get("keep")
+        if keep is not None and not (isinstance(keep, list) and all(isinstance(name, str) for name in keep)):
+            raise Permanent(f"routes[{index}].opt.keep: expected a list of file names")
+        _transfer_one(source, destination, allow_link=option.get("allow_link") is True, keep=keep)
     return True
 
 
@@ -36,7 +40,7 @@ def _path(item: dict[str, Any], where: str) -> Path:
     return path
 
 
-def _transfer_one(source: Path, destination: Path, *, allow_link: bool) -> None:
+def _transfer_one(source: Path, destination: Path, *, allow_link: bool, keep: list[str] | None) -> None:
     if not source.exists():
         raise Permanent(f"transfer source {source} does not exist")
     if destination.exists() and destination.is_dir() != source.is_dir():
@@ -50,6 +54,6 @@ def _transfer_one(source: Path, destination: Path, *, allow_link: bool) -> None:
     elif source.is_dir():
         with file_errors(f"create {destination.parent}", writing=destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
-        copy_tree_atomically(source, destination)
+        copy_tree_atomically(source, destination, keep=None if keep is None else set(keep).__contains__)
     else:
         copy_file_atomically(source, destination)
