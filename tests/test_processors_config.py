@@ -109,7 +109,7 @@ def test_a_childs_environment_is_built_as_the_reference_builds_it(tmp_path: Path
         ("[[processors.pc1]]\nenvs = { A = 1 }\n", "[[processors.pc1]] #0 envs.A: expected a string"),
         ("[[processors.pc1]]\nnuma_preferred = -1\n", "[[processors.pc1]] #0 numa_preferred: must not be negative"),
         ("[[processors.pc1]]\ncgroup.group_name = '../x'\n", "cgroup.group_name: expected a path like 'vc-worker'"),
-        ("[[processors.snap_encode]]\n", "[[processors.snap_encode]]: the snap_encode step does not run through"),
+        ("[[processors.snap_prove]]\n", "[[processors.snap_prove]]: the snap_prove step does not run through"),
         ("[processors]\npc1 = 3\n", "[processors] pc1: expected [[processors.pc1]] entries"),
         ("[[processors.window_post]]\n", "[processors] window_post: not a stage of this worker"),
         ("[processors.static_tree_d]\n2KiB = 'x'\n", "[processors] static_tree_d: not supported"),

@@ -31,6 +31,23 @@ def registered_seal_proof(proof_type: int) -> str:
         raise StageFailed(str(error)) from error
 
 
+def registered_update_proof(sector_size: int) -> str:
+    """The `RegisteredUpdateProof` variant for a sector size (`StackedDrg2KiBV1` ... `StackedDrg64GiBV1`)."""
+    names = {proof.sector_size: proof.name for proof in SEAL_PROOFS.values() if proof.name.endswith("V1")}
+    if sector_size not in names:
+        raise StageFailed(f"no registered update proof for {sector_size}-byte sectors")
+    return names[sector_size]
+
+
+def read_update_sector_size(task: Any, name: str = "registered_proof") -> int:
+    """The sector size a task's `RegisteredUpdateProof` is for."""
+    value = read_field(task, name, str)
+    sizes = {proof.name: proof.sector_size for proof in SEAL_PROOFS.values() if proof.name.endswith("V1")}
+    if value not in sizes:
+        raise StageFailed(f"{name}: unknown registered update proof {value!r}")
+    return sizes[value]
+
+
 def read_seal_proof(task: Any, name: str = "registered_proof") -> SealProof:
     """The registered seal proof a task names by its variant name."""
     value = read_field(task, name, str)

@@ -11,7 +11,13 @@ from typing import Any
 
 from sealer_fsm.manager import Randomness
 from sealer_fsm.processors import StageFailed, StageOutput
-from sealer_fsm.processors.tasks import bytes32, piece_info, read_bytes, registered_seal_proof
+from sealer_fsm.processors.tasks import (
+    bytes32,
+    piece_info,
+    read_bytes,
+    registered_seal_proof,
+    registered_update_proof,
+)
 from sealer_fsm.proofs import default_proof_type, parse_piece_cid, prover_id, unpadded_size
 from sealer_fsm.runtime import Permanent, StepContext
 from sealer_fsm.steps._common import SectorFiles
@@ -83,6 +89,24 @@ def c1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
             "comm_r": bytes32(bytes.fromhex(ctx.require("comm_r"))),
             "comm_d": bytes32(bytes.fromhex(ctx.require("comm_d"))),
         },
+        "piece_infos": piece_infos(ctx),
+    }
+
+
+def snap_encode_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
+    """The reference's snap_encode task: the sector key (replica and cache) fetched into the thread's data folder,
+    the staged new data, and where the new replica and its cache go."""
+    try:
+        name = registered_update_proof(ctx.require("sector_size"))
+    except StageFailed as error:
+        raise Permanent(str(error)) from error
+    return {
+        "registered_proof": name,
+        "new_replica_path": str(files.path("update")),
+        "new_cache_path": str(files.path("update-cache")),
+        "sector_path": str(files.sealed),
+        "sector_cache_path": str(files.cache),
+        "staged_data_path": str(files.unsealed),
         "piece_infos": piece_infos(ctx),
     }
 

@@ -15,6 +15,7 @@ from sealer_fsm.steps.stages import _sealing, _transfer
 _STAGES: dict[str, StageFunction] = {
     "pc1": _sealing.pc1,
     "pc2": _sealing.pc2,
+    "snap_encode": _sealing.snap_encode,
     "c1": _sealing.c1,
     "c2": _sealing.c2,
     "transfer": _transfer.transfer,

@@ -3,9 +3,10 @@
 PC1 is real (`sealer_fsm.proofs.seal_pre_commit_phase1`: the replica id and every SDR layer in the cache folder);
 its output names the staged data (`in_path`), which PC2 encodes into the sealed file, as the reference's PC1
 output carries its paths. PC2 is real (`sealer_fsm.proofs.precommit_phase2`: TreeC, TreeR-last, the replica and
-CommR). C1 and C2 are SIMULATED, as their steps are (see `sealer_fsm.simulated`): a SHA-256 stand-in for the
-vanilla proofs, and a 192-byte blob marked SIMULATED-PROOF for C2. C1's output carries `"simulated": true`; C2's
-keeps the reference's `{"proof": [...]}` shape and is recognised by the SIMULATED-PROOF marker at its start.
+CommR), and so is the snap encoding (`sealer_fsm.proofs.snap_encode_into`). C1 and C2 are SIMULATED, as their
+steps are (see `sealer_fsm.simulated`): a SHA-256 stand-in for the vanilla proofs, and a 192-byte blob marked
+SIMULATED-PROOF for C2. C1's output carries `"simulated": true`; C2's keeps the reference's `{"proof": [...]}`
+shape and is recognised by the SIMULATED-PROOF marker at its start.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sealer_fsm.processors.tasks import (
     read_field,
     read_piece_infos,
     read_seal_proof,
+    read_update_sector_size,
 )
 from sealer_fsm.proofs import (
     CancelToken,
@@ -29,6 +31,7 @@ from sealer_fsm.proofs import (
     precommit_phase2,
     replica_id,
     seal_pre_commit_phase1,
+    snap_encode_into,
 )
 from sealer_fsm.runtime import Permanent
 from sealer_fsm.steps._files import file_failure, free_space, remove_path
@@ -100,6 +103,35 @@ def pc2(task: Any, cancel: CancelToken) -> dict[str, Any]:
         "comm_d": bytes32(comm_d),
         "comm_c": bytes32(out.comm_c),
         "comm_r_last": bytes32(out.comm_r_last),
+    }
+
+
+def snap_encode(task: Any, cancel: CancelToken) -> dict[str, Any]:
+    """{registered_proof, new_replica_path, new_cache_path, sector_path, sector_cache_path, staged_data_path,
+    piece_infos} → {comm_r_new, comm_r_last_new, comm_d_new} (the reference's SnapEncodeOutput): the new data
+    encoded into a sector sealed for real, its TreeR-last, p_aux and t_aux in the new cache.
+
+    Safe to run again: a new replica and TreeR-last already whole for the same inputs are kept."""
+    sector_size = read_update_sector_size(task)
+    replica = _path(task, "new_replica_path")
+    try:
+        out = snap_encode_into(
+            _path(task, "sector_path"),
+            _path(task, "sector_cache_path"),
+            _path(task, "staged_data_path"),
+            replica,
+            _path(task, "new_cache_path"),
+            sector_size,
+            cancel=cancel,
+        )
+    except ValueError as error:  # a missing, short or corrupt input (TreeInputError), named
+        raise Permanent(f"snap encode: {error}") from error
+    except OSError as error:
+        raise file_failure(error, f"snap encode into {replica}", writing=replica) from error
+    return {
+        "comm_r_new": bytes32(out.comm_r_new),
+        "comm_r_last_new": bytes32(out.comm_r_last_new),
+        "comm_d_new": bytes32(out.comm_d_new),
     }
 
 
