@@ -24,6 +24,7 @@ from sealer_fsm.runtime._info import (
     ThreadState,
 )
 from sealer_fsm.runtime._resume import ResumeCheck, state_needs
+from sealer_fsm.runtime._stages import StageRunner
 from sealer_fsm.runtime._thread import FORCED_EVENT
 from sealer_fsm.runtime._worker import HomeError, HomeInUse, Worker, WorkerListener
 
@@ -43,6 +44,7 @@ __all__ = [
     "Permanent",
     "ResumeCheck",
     "Services",
+    "StageRunner",
     "StateRefused",
     "StepContext",
     "StepFailure",

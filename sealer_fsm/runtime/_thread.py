@@ -73,6 +73,8 @@ class SealingThread(ThreadControl):
             paused_by=WORKER_ACTOR if self._storage_error else (task.paused_by if task else None),
             paused_at=self._storage_since if self._storage_error else (task.paused_at if task else None),
             pause_reason=self._storage_error or (task.pause_reason if task else None),
+            waiting_for=self._waiting_for,
+            proc=self._proc,
         )
 
     def current_plan(self) -> Plan:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.plans import Plan, PlanError, PlanFault
+from sealer_fsm.processors import Processors
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._blocking import BlockingPool
 from sealer_fsm.runtime._clock import Clock, SystemClock
@@ -103,6 +104,8 @@ class Worker:
         self.config = config
         self.registry = registry
         self._services = services
+        # How steps run the heavy stages: the services' (from [processors]), or all in-process without limits.
+        self.processors = services.processors if services is not None else Processors()
         self.clock: Clock = clock or SystemClock()
         self.draining = False
         self._listeners: list[WorkerListener] = []
@@ -134,6 +137,7 @@ class Worker:
         # Everything loaded so far (modules, plans, each thread's machine) lives as long as the worker: kept out of
         # the collector's full passes, which would otherwise stall the event loop for tens of milliseconds.
         gc.freeze()
+        await self.processors.start()
         runners = [asyncio.create_task(thread.run(), name=f"thread-{thread.index}") for thread in self._threads]
         retrier = asyncio.create_task(self.deferred_calls.run(), name="deferred-calls")
         try:
@@ -144,6 +148,7 @@ class Worker:
                 runner.cancel()
             await asyncio.gather(retrier, return_exceptions=True)
             gc.unfreeze()
+            await self.processors.close()
             self._drained.set()
 
     def close(self) -> None:
