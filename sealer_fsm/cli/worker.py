@@ -6,10 +6,9 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from sealer_fsm.cli._common import print_json
+from sealer_fsm.cli._common import print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
 
@@ -72,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
     return 0
 
 
@@ -122,5 +121,5 @@ def _history(args: argparse.Namespace) -> int:
             entry["failure"] or "",
             actor,
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
     return 0

@@ -185,9 +185,12 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
             raise ConfigError(f"{where} location: {section.location!r} is already used by thread #{owner}")
         seen_locations[location] = index
         try:
-            plan_path = resolve_plan_path(section.plan, base_dir=home_path)
+            # A plan path in a machine file is relative to the file's own folder, like an include.
+            plan_path = resolve_plan_path(section.plan, base_dir=path.absolute().parent)
         except PlanError as error:
-            raise ConfigError(f"{where} plan: {error.faults[0].message} ({section.plan!r})") from error
+            fault = error.faults[0]
+            tried = "" if fault.source == section.plan else f" ({fault.source})"  # the absolute path looked at
+            raise ConfigError(f"{where} plan: {fault.message}{tried}") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
     _check_attached(machine.attached)
     _check_manager(machine.sector_manager)
