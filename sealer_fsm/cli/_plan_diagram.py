@@ -13,7 +13,7 @@ from pathlib import Path
 
 import graphviz
 
-from sealer_fsm.cli._common import CliError
+from sealer_fsm.cli._common import CliError, Subparsers
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.diagrams import (
@@ -31,7 +31,7 @@ from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path, ship
 from sealer_fsm.store import StoreError, TaskStore
 
 
-def register(plan_commands: argparse._SubParsersAction) -> None:
+def register(plan_commands: Subparsers) -> None:
     diagram = plan_commands.add_parser(
         "diagram",
         help="draw a plan with graphviz",

@@ -12,13 +12,13 @@ import yaml
 from rich.table import Table
 
 from sealer_fsm.cli import _plan_diagram
-from sealer_fsm.cli._common import CliError, add_json_argument, print_json, table_console
+from sealer_fsm.cli._common import CliError, Subparsers, add_json_argument, print_json, table_console
 from sealer_fsm.plans import Plan, PlanError, PlanFault, load_plan, resolve_plan_path
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.steps import builtin_registry
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("plan", help="check, show and draw plans; list the steps they can use")
     plan_commands = parser.add_subparsers(dest="plan_command", required=True, metavar="SUBCOMMAND")
 

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sealer_fsm import proofs
-from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._common import CliError, Subparsers, print_json
 from sealer_fsm.units import format_size, parse_size
 
 _PROGRESS_THRESHOLD = 64 << 20  # smaller files hash in well under a second: no bar
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("proofs", help="compute piece commitments (CommP) and sector CommD")
     commands = parser.add_subparsers(dest="proofs_command", required=True, metavar="COMMAND")
 

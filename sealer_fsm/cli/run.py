@@ -15,11 +15,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from rich.console import Console
 
 from sealer_fsm.assembly import build_worker
-from sealer_fsm.cli._common import CliError
+from sealer_fsm.cli._common import CliError, Subparsers
+from sealer_fsm.cli._logging import LEVELS, TUI_LOG_NAME, run_logging
 from sealer_fsm.cli._progress import RunProgress
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
@@ -31,7 +34,7 @@ from sealer_fsm.store import StoreError
 Service = Callable[[], AbstractAsyncContextManager[object]]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("run", help="run the sealing threads of a machine file")
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="machine file (TOML)")
     parser.add_argument("--home", metavar="DIR", help="the worker's home (default: var/<worker name>)")
@@ -44,6 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="control RPC address (default: [worker.rpc_server] of the machine file, 127.0.0.1:17890)",
     )
     parser.add_argument("--tui", action="store_true", help="show the live terminal UI in this process")
+    parser.add_argument(
+        "--log-file",
+        metavar="FILE",
+        type=Path,
+        help=f"write the log to FILE instead of the terminal (with --tui the default is <home>/{TUI_LOG_NAME})",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        type=str.upper,
+        help="the least severe log lines written (default: INFO; WARNING above the live view of a terminal)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -65,6 +80,24 @@ def _run(args: argparse.Namespace) -> int:
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
     control = functools.partial(_control_server, worker, host, port, metrics)
+    # A terminal shows the live view (unless the TUI owns it); the log then goes above the view, or to a file.
+    live_console = Console() if sys.stdout.isatty() and not args.tui else None
+    log_file = args.log_file or (config.home / TUI_LOG_NAME if args.tui else None)
+    level = args.log_level or ("WARNING" if live_console is not None and log_file is None else "INFO")
+    with run_logging(level, log_file=log_file, live_console=live_console):
+        _run_worker(args, worker, progress, control, live_console)
+    print(progress.summary())
+    return 0
+
+
+def _run_worker(
+    args: argparse.Namespace,
+    worker: Worker,
+    progress: RunProgress,
+    control: Service,
+    live_console: Console | None,
+) -> None:
+    services: list[Service]
     if args.tui:
         # Imported here so that other commands do not pay for loading Textual.
         from sealer_fsm.tui import NoTerminal, require_terminal, run_tui_in_process
@@ -76,14 +109,11 @@ def _run(args: argparse.Namespace) -> int:
         worker.add_listener(progress)  # counts sectors (and stops at --sectors) without drawing over the UI
         services, main = [control], lambda: run_tui_in_process(worker)
     else:
-        # The progress view comes first: it sets up the log output the control server reports its address on.
-        services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run
+        services, main = [lambda: progress.shown(live_console), control], worker.run
     try:
         asyncio.run(serve(worker, services, main))
     except ControlServerError as error:
         raise CliError(str(error)) from error
-    print(progress.summary())
-    return 0
 
 
 @asynccontextmanager

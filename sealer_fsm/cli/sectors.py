@@ -14,13 +14,13 @@ from typing import Any
 
 from rich.table import Table
 
-from sealer_fsm.cli._common import CliError, add_json_argument, print_json, table_console
+from sealer_fsm.cli._common import CliError, Subparsers, add_json_argument, print_json, table_console
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.plans import ABORT_STATE, STATE_ALIASES
 from sealer_fsm.store import HistoryEntry, StoreError, TaskRecord, TaskStore
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("sectors", help="list sectors and their history from the worker's store")
     commands = parser.add_subparsers(dest="sectors_command", required=True, metavar="SUBCOMMAND")
 

@@ -8,14 +8,14 @@ from typing import Any
 
 from rich.table import Table
 
-from sealer_fsm.cli._common import print_json, table_console
+from sealer_fsm.cli._common import Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("worker", help="list, pause and resume the threads of a running worker")
     commands = parser.add_subparsers(dest="worker_command", required=True, metavar="SUBCOMMAND")
 
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def thread_state_text(thread_state: dict[str, Any]) -> str:
     """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`."""
-    state = thread_state.get("state", "?")
+    state = str(thread_state.get("state", "?"))
     if "elapsed" not in thread_state:
         return state
     return f"{state}({format_duration(thread_state['elapsed'])})"

@@ -32,6 +32,7 @@ MAX_RETRY_INTERVAL = 86400.0
 # recursive composer would exhaust the interpreter's stack on it (RecursionError) before we could say so.
 MAX_NESTING = 32
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_Entry = tuple[yaml.Node, yaml.Node]  # (key node, value node) of a mapping entry
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,12 @@ class _Checker:
         line = node.start_mark.line + 1 if node is not None else 1
         self.faults.append(PlanFault(self.source, line, message))
 
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str] | None = None) -> dict[str, tuple]:
+    def mapping(self, node: yaml.Node, what: str, allowed: set[str] | None = None) -> dict[str, _Entry]:
         """{key: (key_node, value_node)} of a YAML mapping, reporting duplicates and unknown keys."""
         if not isinstance(node, yaml.MappingNode):
             self.fault(node, f"{what} must be a mapping")
             return {}
-        entries: dict[str, tuple] = {}
+        entries: dict[str, _Entry] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key is not None and allowed is not None and "on" in allowed and _is_yaml11_on(key_node):

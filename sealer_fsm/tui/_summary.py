@@ -29,4 +29,17 @@ def summary_text(
         text.append(f"   filter {query!r}: {shown} shown", style="cyan")
     if marked:
         text.append(f"   {marked} marked", style="bold magenta")
+    for path, faults in worker.plan_warnings if worker is not None else ():
+        text.append("\n")
+        text.append_text(plan_warning_text(path, faults))
+    return text
+
+
+def plan_warning_text(path: str, faults: str) -> Text:
+    """One line per refused plan edit: which file, that the previous version is still used, and the first fault."""
+    lines = faults.splitlines()
+    more = f" (and {len(lines) - 1} more; `sealer-fsm plan check {path}`)" if len(lines) > 1 else ""
+    text = Text("plan edit refused: ", style="bold black on yellow")
+    text.append(f"{path} does not load; its threads keep the previous version: ", style="yellow")
+    text.append(f"{lines[0] if lines else faults}{more}", style="yellow")
     return text
