@@ -125,7 +125,7 @@ def test_plan_show_yaml_loads_back_unchanged(tmp_path, capsys):
 def test_plan_steps_lists_the_built_in_steps(capsys):
     assert main(["plan", "steps", "--json"]) == 0
     steps = {row["step"]: row for row in json.loads(capsys.readouterr().out)}
-    assert steps["pc1"]["simulated"] is True and "SIMULATED" in steps["pc1"]["doc"]
+    assert steps["c2"]["simulated"] is True and "SIMULATED" in steps["c2"]["doc"]
     assert steps["build_tree_d"]["simulated"] is False and steps["build_tree_d"]["doc"].startswith("PieceAdded")
     assert main(["plan", "steps"]) == 0
     out = capsys.readouterr().out

@@ -22,7 +22,27 @@ from sealer_fsm.store import TaskRecord
 from sealer_fsm.thread_columns import BY_KEY, Cells, content_widths, plan_layout
 from sealer_fsm.units import format_duration
 
-SIMULATION_NOTE = "real: AddPieces, TreeD (CommD), persistence; SIMULATED: PC1, PC2, C1, C2, SnapEncode, SnapProve"
+# The proof stages (config.PROOF_STAGES) as the plans' stage column names them.
+_STAGE_NAMES = {
+    "pc1": "PC1",
+    "pc2": "PC2",
+    "c1": "C1",
+    "c2": "C2",
+    "snap_encode": "SnapEncode",
+    "snap_prove": "SnapProve",
+}
+
+
+def simulated_stages(worker: Worker) -> list[str]:
+    """The proof stages this worker simulates: those without a real step yet, and those its machine file names."""
+    return [name for stage, name in _STAGE_NAMES.items() if worker.registry.is_simulated(stage)]
+
+
+def simulation_note(worker: Worker) -> str:
+    real = [name for stage, name in _STAGE_NAMES.items() if not worker.registry.is_simulated(stage)]
+    simulated = ", ".join(simulated_stages(worker)) or "nothing"
+    return f"real: AddPieces, TreeD (CommD), {', '.join([*real, 'persistence'])}; SIMULATED: {simulated}"
+
 
 log = logging.getLogger("sealer_fsm.run")
 
@@ -60,7 +80,8 @@ class RunProgress(WorkerListener):
         plans = ", ".join(f"{count} {plan}" for plan, count in sorted(self.finished.items())) or "none"
         return (
             f"{self.finished_total} sectors finished ({plans}), {self.aborted} aborted,"
-            f" in {time.monotonic() - self.started:.1f} s; PC1/PC2/C1/C2/snap proofs were simulated"
+            f" in {time.monotonic() - self.started:.1f} s;"
+            f" simulated: {'/'.join(simulated_stages(self.worker)) or 'none'}"
         )
 
     def render(self) -> ConsoleRenderable:
@@ -72,7 +93,7 @@ class RunProgress(WorkerListener):
         console, above the view: see cli/_logging.py), else log lines only."""
         self.worker.add_listener(self)
         if live_console is None:
-            log.info("%s", SIMULATION_NOTE)
+            log.info("%s", simulation_note(self.worker))
             yield
             return
         # Every frame has the same height for a given terminal (fixed widths, one line per thread), and nothing
@@ -95,7 +116,7 @@ class _LiveTable:
         layout = plan_layout(options.max_width, progress.widths)
         table = Table(
             title=f"worker {progress.worker.name}",
-            caption=f"* simulated stage. {SIMULATION_NOTE}",
+            caption=f"* simulated stage. {simulation_note(progress.worker)}",
             title_justify="left",
             caption_justify="left",
             box=None,

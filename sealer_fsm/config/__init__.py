@@ -1,6 +1,7 @@
 """Machine files: parsed and validated once into typed, frozen dataclasses."""
 
 from sealer_fsm.config._machine import (
+    PROOF_STAGES,
     AttachedStore,
     DevnetConfig,
     MachineConfig,
@@ -17,6 +18,7 @@ from sealer_fsm.config._machine import (
 from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
+    "PROOF_STAGES",
     "AttachedStore",
     "ConfigError",
     "DevnetConfig",

@@ -10,7 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-# Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry).
+# Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry): the
+# proof a manager hands out unless told otherwise.
 SEAL_PROOF_TYPES = {
     2 << 10: 5,
     8 << 20: 6,
@@ -68,10 +69,8 @@ class SectorId:
 class AllocatedSector:
     id: SectorId
     sector_size: int
-
-    @property
-    def proof_type(self) -> int:
-        return SEAL_PROOF_TYPES.get(self.sector_size, 0)
+    # The registered seal proof the manager chose (None: the sector size has none); steps read it from task data.
+    proof_type: int | None
 
     def task_data(self) -> dict[str, Any]:
         """The task-data keys every step finds the sector by."""
