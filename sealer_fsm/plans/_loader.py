@@ -295,7 +295,8 @@ class _Checker:
             return
         first = states[next(iter(consequences))].line
         names = ", ".join(consequences)
-        message = f"because of the faults above, {len(consequences)} states are unreachable or cannot finish: {names}"
+        count = "1 state is" if len(consequences) == 1 else f"{len(consequences)} states are"
+        message = f"because of the faults above, {count} unreachable or cannot finish: {names}"
         self.faults.append(PlanFault(self.source, first, message))
 
 
