@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from sealer_fsm.cli._common import Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
+from sealer_fsm.wording import refused_plan_edit
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
@@ -54,8 +56,12 @@ def thread_state_text(thread_state: dict[str, Any]) -> str:
 def _list(args: argparse.Namespace) -> int:
     with connect(args) as client:
         threads = remote_call(client, "VenusWorker.WorkerList")
+        info = remote_call(client, "SealerFsm.Info")
+    warnings = [refused_plan_edit(path, faults) for path, faults in sorted(info.get("plan_warnings", {}).items())]
     if args.json:
         print_json(threads)
+        for warning in warnings:  # on stderr, so that the JSON stays the reference's WorkerInfo list
+            print(warning, file=sys.stderr)
         return 0
     table = Table(*LIST_COLUMNS, box=None, pad_edge=False)
     for info in threads:
@@ -72,6 +78,8 @@ def _list(args: argparse.Namespace) -> int:
             str(info["retry"]),
         )
     table_console(width=200).print(table)
+    for warning in warnings:
+        print(warning)
     return 0
 
 
@@ -107,8 +115,9 @@ def _history(args: argparse.Namespace) -> int:
         print(f"thread {args.index} has no task")
         return 0
     sector = history["sector"] or "no sector yet"
-    title = f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})"
-    table = Table("time", "from", "event", "to", "failure", "by", title=title, title_justify="left", box=None)
+    # The title on its own line: as the table's title it would wrap at the width of the table's columns.
+    print(f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})")
+    table = Table("time", "from", "event", "to", "failure", "by", box=None)
     for entry in history["entries"]:
         actor = entry.get("actor", "")
         if entry.get("reason"):

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from sealer_fsm.tui._controller import THREAD_STATES, ThreadRow, WorkerSummary
 from sealer_fsm.tui._format import thread_state_style
+from sealer_fsm.wording import refused_plan_edit
 
 
 def summary_text(
@@ -36,10 +37,9 @@ def summary_text(
 
 
 def plan_warning_text(path: str, faults: str) -> Text:
-    """One line per refused plan edit: which file, that the previous version is still used, and the first fault."""
-    lines = faults.splitlines()
-    more = f" (and {len(lines) - 1} more; `sealer-fsm plan check {path}`)" if len(lines) > 1 else ""
-    text = Text("plan edit refused: ", style="bold black on yellow")
-    text.append(f"{path} does not load; its threads keep the previous version: ", style="yellow")
-    text.append(f"{lines[0] if lines else faults}{more}", style="yellow")
+    """One line per refused plan edit, in the warning colours."""
+    sentence = refused_plan_edit(path, faults)
+    head, rest = sentence.split(": ", 1)
+    text = Text(f"{head}:", style="bold black on yellow")
+    text.append(f" {rest}", style="yellow")
     return text
