@@ -103,7 +103,7 @@ def history_table(history: list[HistoryRow], width: int, now: float | None = Non
     for name in fixed:
         table.add_column(name, no_wrap=True)
     for name in wrapping:
-        table.add_column(name, overflow="fold", ratio=3 if name == "failure" else 2)
+        table.add_column(name, overflow="fold", ratio=2 if name == "by" else 3)
     for entry in reversed(history):
         if wide:
             table.add_row(*history_cells(entry))

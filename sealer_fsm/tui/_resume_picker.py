@@ -49,7 +49,7 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
     ResumePicker > Vertical {
         width: 90; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; padding: 0 1;
     }
-    ResumePicker OptionList { height: auto; max-height: 40vh; }
+    ResumePicker OptionList { height: auto; max-height: 12; }
     """
 
     def __init__(self, title: str, states: list[PlanState], preselected: str | None) -> None:
