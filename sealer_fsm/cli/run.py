@@ -109,7 +109,8 @@ def _run_worker(
         worker.add_listener(progress)  # counts sectors (and stops at --sectors) without drawing over the UI
         services, main = [control], lambda: run_tui_in_process(worker)
     else:
-        services, main = [lambda: progress.shown(live_console), control], worker.run
+        # The control server first: a busy address is refused before anything else is printed.
+        services, main = [control, lambda: progress.shown(live_console)], worker.run
     try:
         asyncio.run(serve(worker, services, main))
     except ControlServerError as error:
