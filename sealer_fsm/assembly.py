@@ -17,10 +17,13 @@ from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
 
 
-def attached_stores(config: MachineConfig) -> dict[str, Path]:
-    """Writable persist stores by name (a store without a name is named by its location)."""
+def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
+    """The writable (or with `readonly`, the read-only) attached stores by name (a store without a name is
+    named by its location)."""
     return {
-        store.name or store.location: config.resolve(store.location) for store in config.attached if not store.readonly
+        store.name or store.location: config.resolve(store.location)
+        for store in config.attached
+        if store.readonly == readonly
     }
 
 
@@ -29,7 +32,9 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
     stores = attached_stores(config)
     for path in stores.values():
         path.mkdir(parents=True, exist_ok=True)
-    return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+    return DevnetManager(
+        config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
+    )
 
 
 def build_worker(
@@ -47,6 +52,7 @@ def build_worker(
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
+            readonly_stores=attached_stores(config, readonly=True),
         ),
         clock=clock,
     )

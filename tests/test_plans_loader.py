@@ -256,3 +256,13 @@ def test_retry_and_doc_survive_the_document_round_trip(max_retries, interval, do
     edited = dataclasses.replace(plan, states={**plan.states, "A": state}, doc=doc)
     again, faults = check_plan_text(yaml.safe_dump(edited.to_document(), sort_keys=False), "p", REGISTRY)
     assert faults == [] and again == edited
+
+
+def test_a_path_the_file_system_refuses_to_look_up_is_a_plan_error(tmp_path):
+    too_long = "p" * 5000 + ".yaml"
+    with pytest.raises(PlanError) as raised:
+        resolve_plan_path(too_long, tmp_path)
+    assert "cannot be looked up: File name too long" in str(raised.value)
+    with pytest.raises(PlanError) as raised:
+        resolve_plan_path("p" * 5000)
+    assert str(raised.value).endswith(": File name too long")

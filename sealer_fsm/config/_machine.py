@@ -7,30 +7,46 @@ Every relative path in the file is relative to the worker's home directory.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from sealer_fsm.config._schema import TOP_LEVEL, ConfigError, Duration, Rate, Size, read_section
+from sealer_fsm.config._schema import (
+    TOP_LEVEL,
+    ConfigError,
+    Duration,
+    NotYet,
+    PlainName,
+    Port,
+    PositiveDuration,
+    Rate,
+    SectorSize,
+    SectorSizeText,
+    Size,
+    read_section,
+)
 from sealer_fsm.plans import PlanError, resolve_plan_path
 from sealer_fsm.proofs import seal_proof
-from sealer_fsm.units import format_size
+from sealer_fsm.units import format_size, shown
 
 MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
+_VERIFY_AFTER_PC2 = "C1 is simulated, so there is no real proof to check after PC2; remove the key (or set it to false)"
 
 
 @dataclass(frozen=True)
 class RpcServerConfig:
     host: str = "127.0.0.1"
-    port: int = 17890
+    port: Port = 17890
     # Required when `host` is not a loopback address; SEALER_FSM_TOKEN overrides it.
     token: str | None = None
 
 
 @dataclass(frozen=True)
 class WorkerSection:
-    name: str | None = None
+    # Names the worker to operators and the manager, and its default home (var/<name>): never a path.
+    name: PlainName | None = None
     rpc_server: RpcServerConfig = field(default_factory=RpcServerConfig)
     # How long SIGTERM waits for running steps to reach a checkpoint before cancelling them.
     drain_timeout: Duration = 30.0
@@ -41,7 +57,7 @@ class SealingConfig:
     """The reference's `[sealing]` keys and defaults; merged per thread with its `sealing` overrides."""
 
     allowed_miners: list[int] | None = None
-    allowed_sizes: list[str] | None = None
+    allowed_sizes: list[SectorSizeText] | None = None
     enable_deals: bool = False
     disable_cc: bool = False
     max_deals: int | None = None
@@ -52,7 +68,7 @@ class SealingConfig:
     rpc_polling_interval: Duration = 180.0
     ignore_proof_check: bool = False
     request_task_max_retries: int = 3
-    verify_after_pc2: bool = False
+    verify_after_pc2: Annotated[bool, NotYet(_VERIFY_AFTER_PC2)] = False
 
 
 @dataclass(frozen=True)
@@ -83,10 +99,10 @@ class DevnetConfig:
     """The embedded devnet sector manager: a simulated chain with failure injection."""
 
     miner: int = 1000
-    sector_size: Size = 2048
+    sector_size: SectorSize = 2048
     # The registered seal proof the devnet hands out with each sector; unset: the V1_1 proof of sector_size.
     proof_type: int | None = None
-    block_time: Duration = 0.05
+    block_time: PositiveDuration = 0.05
     precommit_epochs: int = 2
     seed_epochs: int = 3
     proof_epochs: int = 2
@@ -166,11 +182,16 @@ def load_machine_file(path: str | Path, home: str | Path | None = None) -> Machi
     """Read and validate a machine file; raises ConfigError as one line starting with the file's path."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read machine file: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{byte:02x} at offset {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: TOML syntax error: {error}") from error
+    except RecursionError as error:
+        raise ConfigError(f"{path}: TOML nested too deeply to be a machine file") from error
     try:
         return _build(path, raw, home)
     except ConfigError as error:
@@ -186,26 +207,28 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
     if not machine.sealing_thread:
         raise ConfigError("no [[sealing_thread]] defined: a worker needs at least one thread")
     threads = []
-    seen_locations: dict[Path, int] = {}
+    locations = []
     for index, thread_raw in enumerate(machine.sealing_thread):
         where = f"[[sealing_thread]] #{index}"
         section = read_section(_ThreadSection, thread_raw, where)
         sealing = read_section(SealingConfig, {**sealing_raw, **section.sealing}, f"{where} sealing")
-        location = Path(section.location)
-        location = location if location.is_absolute() else home_path / location
-        if location in seen_locations:
-            owner = seen_locations[location]
-            raise ConfigError(f"{where} location: {section.location!r} is already used by thread #{owner}")
-        seen_locations[location] = index
+        location = _under(home_path, section.location)
+        locations.append((where, section.location, location))
         try:
             # A plan path in a machine file is relative to the file's own folder, like an include.
             plan_path = resolve_plan_path(section.plan, base_dir=path.absolute().parent)
         except PlanError as error:
             fault = error.faults[0]
-            tried = "" if fault.source == section.plan else f" ({fault.source})"  # the absolute path looked at
-            raise ConfigError(f"{where} plan: {fault.message}{tried}") from error
+            # A shipped plan's name shows as written; a path, as the absolute path that was tried.
+            tried = shown(section.plan) if fault.source == section.plan else fault.source
+            raise ConfigError(f"{where} plan: {fault.message} ({tried})") from error
+        except OSError as error:  # e.g. a name too long to be a file name
+            raise ConfigError(f"{where} plan: {error.strerror or error} ({shown(section.plan)})") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
     _check_attached(machine.attached)
+    for index, store in enumerate(machine.attached):
+        locations.append((f"[[attached]] #{index}", store.location, _under(home_path, store.location)))
+    _check_locations(locations)
     _check_manager(machine.sector_manager)
     _check_proofs(machine.proofs)
     return MachineConfig(
@@ -222,7 +245,18 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
     )
 
 
+def _under(home: Path, location: str) -> Path:
+    """A location from the file: relative ones are under the worker's home."""
+    path = Path(location)
+    return path if path.is_absolute() else home / path
+
+
 def _check_attached(attached: list[AttachedStore]) -> None:
+    """Store names are unique, and sectors have somewhere to go: the reference requires one store at least."""
+    if not attached:
+        raise ConfigError("[[attached]]: no persist store: a worker needs one (name, location) to persist sectors")
+    if all(store.readonly for store in attached):
+        raise ConfigError("[[attached]]: no writable persist store: with every store readonly no sector is persisted")
     names: set[str] = set()
     for index, store in enumerate(attached):
         name = store.name or store.location
@@ -231,14 +265,31 @@ def _check_attached(attached: list[AttachedStore]) -> None:
         names.add(name)
 
 
+def _check_locations(locations: list[tuple[str, str, Path]]) -> None:
+    """No two threads or stores share a directory, nor lie one inside the other: a thread's local files and a
+    store's persisted ones would then be the same files, and cleaning one would delete the other.
+
+    Compared after resolving `..` and symbolic links, so `threads/0/../0` is `threads/0`."""
+    seen: list[tuple[str, str, Path]] = []
+    for where, written, location in locations:
+        real = Path(os.path.realpath(location))
+        for other, other_written, other_real in seen:
+            if real == other_real:
+                relation = "is the location of"
+            elif real.is_relative_to(other_real):
+                relation = "lies inside the location of"
+            elif other_real.is_relative_to(real):
+                relation = "contains the location of"
+            else:
+                continue
+            raise ConfigError(f"{where} location: {written!r} {relation} {other} ({other_written!r})")
+        seen.append((where, written, real))
+
+
 def _check_manager(manager: SectorManagerConfig) -> None:
     if manager.kind != "devnet":
         raise ConfigError(f"[sector_manager] kind: unknown kind {manager.kind!r} (available: devnet)")
     size = manager.devnet.sector_size
-    if size < 256 or size & (size - 1):
-        raise ConfigError(
-            f"[sector_manager.devnet] sector_size: must be a power of two of at least 256 bytes, got {size}"
-        )
     if manager.devnet.proof_type is not None:
         try:
             proof = seal_proof(manager.devnet.proof_type)

@@ -11,9 +11,11 @@ from pathlib import Path
 from sealer_fsm.plans._files import load_plan, missing_file_fault
 from sealer_fsm.plans._loader import RESERVED_EVENTS, RESERVED_STATES, PlanError, PlanFault, check_plan_text
 from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+from sealer_fsm.units import shown
 
-# The plans this project ships live at the top of the repository, next to the package.
-SHIPPED_PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
+# The plans this project ships: plans/ at the top of the repository, linked into the package as `shipped` (and
+# copied there in a built wheel), so that a source tree and an installed package both find them.
+SHIPPED_PLANS_DIR = (Path(__file__).parent / "shipped").resolve()
 
 
 def shipped_plan_names() -> list[str]:
@@ -37,7 +39,11 @@ def resolve_plan_path(name_or_path: str, base_dir: Path | None = None) -> Path:
             raise PlanError([fault])
         return path
     path = SHIPPED_PLANS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as error:  # a name the file system refuses to look up, e.g. too long
+        raise PlanError([PlanFault(shown(name_or_path), 0, error.strerror or str(error))]) from error
+    if not found:
         known = ", ".join(shipped_plan_names())
         raise PlanError([PlanFault(name_or_path, 0, f"unknown plan {name_or_path!r} (shipped plans: {known})")])
     return path

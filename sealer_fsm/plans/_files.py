@@ -17,10 +17,14 @@ MAX_PLAN_BYTES = 1 << 20
 
 def missing_file_fault(path: Path) -> PlanFault | None:
     """Why `path` is not a plan file at all (a directory, nothing there), naming it absolute; None if it is a file."""
-    if path.is_dir():
-        return PlanFault(os.path.abspath(path), 0, "is a directory, not a plan file")
-    if not path.is_file():
-        return PlanFault(os.path.abspath(path), 0, "plan file not found")
+    shown = os.path.abspath(path)
+    try:
+        if path.is_dir():
+            return PlanFault(shown, 0, "is a directory, not a plan file")
+        if not path.is_file():
+            return PlanFault(shown, 0, "plan file not found")
+    except OSError as error:  # a name the file system refuses to look up, e.g. too long
+        return PlanFault(shown, 0, f"cannot be looked up: {error.strerror or error}")
     return None
 
 
