@@ -73,6 +73,9 @@ def test_log_file_and_level_for_a_plain_run(tmp_path: Path, capsys) -> None:
     assert main([*common, "--home", str(tmp_path / "a"), "--log-file", str(log_file), "--log-level", "debug"]) == 0
     text = log_file.read_text()
     assert " INFO sealer_fsm.run: control RPC listening on " in text and " DEBUG " in text
+    staged = re.findall(r"staged (\d+) deal (pieces?) and (\d+) pledge (pieces?)", text)
+    assert staged and all((deals == "1") == (word == "piece") for deals, word, _, _ in staged)
+    assert all((pledges == "1") == (word == "piece") for _, _, pledges, word in staged)
     assert "control RPC listening" not in capsys.readouterr().err
 
     quiet = tmp_path / "quiet.log"
