@@ -22,16 +22,21 @@ PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*(\.\w+)?(:[A-Z]+)?(\.\.\.)?$")
 
 
 def quoted_commands(text: str) -> list[str]:
-    """Each `sealer-fsm ...` in a code block line or a code span, cut at the shell's own syntax."""
-    pieces = [line for block in FENCE.findall(text) for line in block.splitlines()]
-    pieces += SPAN.findall(FENCE.sub("", text))
+    """Each `sealer-fsm ...` of a code block or a code span, cut at the shell's own syntax. In a code block a
+    command ends with its line (a trailing backslash continues it), or, quoted in backticks within the block (an
+    error message that names the command to run), at the closing backtick."""
     commands = []
-    for piece in pieces:
-        piece = piece.replace("\\|", "|")
+    for block in FENCE.findall(text):
+        block = block.replace("\\\n", " ")
+        commands += re.findall(r"`(sealer-fsm[^`]*)`", block)
+        commands += [line for line in re.sub(r"`sealer-fsm[^`]*`", "", block).splitlines()]
+    commands += SPAN.findall(FENCE.sub("", text))
+    found = []
+    for piece in commands:
+        piece = " ".join(piece.replace("\\|", "|").split())
         for match in re.finditer(r"\bsealer-fsm( [^;#]*)?", piece):
-            command = re.split(r" \| (?=head|grep|jq|less)|;|&&|\s#", match.group(0))[0].strip()
-            commands.append(command)
-    return commands
+            found.append(re.split(r" \| (?=head|grep|jq|less)|;|&&|\s#", match.group(0))[0].strip())
+    return found
 
 
 def subcommand_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -97,7 +102,7 @@ def check_command(command: str) -> None:
 
 def is_synopsis(command: str) -> bool:
     words = command.split()[1:]
-    return any(mark in command for mark in ("[", "|", "...")) or any(PLACEHOLDER.match(word) for word in words)
+    return any(mark in command for mark in ("[", "|", "...", "…")) or any(PLACEHOLDER.match(word) for word in words)
 
 
 def cases() -> list[tuple[str, str]]:
