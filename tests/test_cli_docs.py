@@ -18,7 +18,7 @@ DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted(
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 SPAN = re.compile(r"`([^`\n]+)`")
 # A word that stands for a value in a synopsis: `-i N`, `-c MACHINE.toml`, `PATH...`, `CID:SIZE...`.
-PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*(\.\w+)?(:[A-Z]+)?(\.\.\.)?$")
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*(\.\w+)?(:[A-Z]+)?(\.\.\.)?$|^<[^>]+>$")
 
 
 def quoted_commands(text: str) -> list[str]:
@@ -56,10 +56,10 @@ def walk(words: list[str], start: list[str]) -> tuple[argparse.ArgumentParser, l
 
 
 def top_level_alternatives(text: str) -> list[str]:
-    """`list | pause -i N [--now | --later]` → ["list", "pause -i N [--now | --later]"]."""
+    """`list | pause -i N [--now | --later]` → ["list", "pause -i N [--now | --later]"]; `(a | b)` groups too."""
     alternatives, depth, current = [], 0, ""
     for char in text:
-        depth += {"[": 1, "]": -1}.get(char, 0)
+        depth += {"[": 1, "]": -1, "(": 1, ")": -1}.get(char, 0)
         if char == "|" and depth == 0:
             alternatives.append(current)
             current = ""
@@ -74,7 +74,7 @@ def check_synopsis(command: str) -> None:
     alternatives = top_level_alternatives(command.removeprefix("sealer-fsm"))
     group: list[str] = []
     for number, alternative in enumerate(alternatives):
-        words = alternative.replace("[", " ").replace("]", " ").replace("|", " ").split()
+        words = re.sub(r"[][()|]", " ", alternative).split()
         parser, path, rest = walk(words, group if number else [])
         if number == 0:
             group = path[:-1]
@@ -102,7 +102,8 @@ def check_command(command: str) -> None:
 
 def is_synopsis(command: str) -> bool:
     words = command.split()[1:]
-    return any(mark in command for mark in ("[", "|", "...", "…")) or any(PLACEHOLDER.match(word) for word in words)
+    marks = ("[", "|", "...", "…", "(")
+    return any(mark in command for mark in marks) or any(PLACEHOLDER.match(word) for word in words)
 
 
 def cases() -> list[tuple[str, str]]:
@@ -137,7 +138,8 @@ def test_the_checks_catch_a_wrong_option_or_subcommand() -> None:
 
 
 # Commands whose output is a file, a live view or a UI, not text a script reads.
-NOT_PARSED = {("run",), ("tui",), ("plan", "diagram")}
+# (`processor` is the worker's child process for a stage, speaking a protocol on its pipes.)
+NOT_PARSED = {("run",), ("tui",), ("plan", "diagram"), ("processor",)}
 
 
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -115,7 +115,8 @@ def _matches(args: argparse.Namespace, task: TaskRecord) -> bool:
 
 def _list(args: argparse.Namespace) -> int:
     store = _open_store(args)
-    rows = [task_json(store, task) for task in store.tasks() if _matches(args, task)]
+    tasks = [task for task in store.tasks() if _matches(args, task)]
+    rows = [task_json(store, task) for task in tasks]
     if args.json:
         print_json(rows)
         return 0
@@ -124,9 +125,9 @@ def _list(args: argparse.Namespace) -> int:
         table.add_column(column, no_wrap=True)
     for column in ("CommD", "CommR", "last error"):
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for task, row in zip(tasks, rows, strict=True):
         comm_r = _short(row["comm_r"])
-        if row["comm_r"] and row["simulated"]:
+        if row["comm_r"] and task.data.get("comm_r_simulated"):
             comm_r += " (simulated)"
         table.add_row(
             str(row["task"]),
