@@ -43,6 +43,10 @@ class StepRegistry:
             raise ValueError(f"step {name!r} is already registered")
         self._steps[name] = function
 
+    def names(self) -> list[str]:
+        """The registered step names, in registration order (`module:function` steps are not listed)."""
+        return list(self._steps)
+
     def is_simulated(self, name: str) -> bool:
         """Whether the step behind `name` is marked `simulated` (False for a name that does not resolve)."""
         try:

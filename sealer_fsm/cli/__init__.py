@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -34,9 +36,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(arguments[0] if arguments else None)
     args = parser.parse_args(arguments)
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that left (`| head`) shows up here, not at exit
+        return status
+    except BrokenPipeError:
+        return _reader_left()
     except CliError as error:
-        print(f"sealer-fsm: {error}", file=sys.stderr)
+        # A multi-line error (every fault of a plan) gets the same prefix on each line, so it greps as one.
+        for line in str(error).splitlines() or [""]:
+            print(f"sealer-fsm: {line}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_left() -> int:
+    """The reader of our output closed the pipe (`sealer-fsm sectors list --json | head -1`): stop quietly, with
+    the status a Unix tool killed by SIGPIPE has (128 + 13). The rest of the output goes nowhere, so that the
+    interpreter's last flush at exit does not fail a second time and print a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

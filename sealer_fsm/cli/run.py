@@ -16,11 +16,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from rich.console import Console
 
 from sealer_fsm.assembly import build_worker
-from sealer_fsm.cli._common import CliError
+from sealer_fsm.cli._common import CliError, Subparsers
+from sealer_fsm.cli._logging import LEVELS, TUI_LOG_NAME, run_logging
 from sealer_fsm.cli._progress import RunProgress
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
@@ -32,7 +35,7 @@ from sealer_fsm.store import StoreError
 Service = Callable[[], AbstractAsyncContextManager[object]]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("run", help="run the sealing threads of a machine file")
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="machine file (TOML)")
     parser.add_argument("--home", metavar="DIR", help="the worker's home (default: var/<worker name>)")
@@ -45,6 +48,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="control RPC address (default: [worker.rpc_server] of the machine file, 127.0.0.1:17890)",
     )
     parser.add_argument("--tui", action="store_true", help="show the live terminal UI in this process")
+    parser.add_argument(
+        "--log-file",
+        metavar="FILE",
+        type=Path,
+        help=f"write the log to FILE instead of the terminal (with --tui the default is <home>/{TUI_LOG_NAME})",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        type=str.upper,
+        help="the least severe log lines written (default: INFO; WARNING above the live view of a terminal)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -92,6 +107,28 @@ def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
     control = functools.partial(_control_server, worker, host, port, metrics)
+    # A terminal shows the live view (unless the TUI owns it); the log then goes above the view, or to a file.
+    live_console = Console() if sys.stdout.isatty() and not args.tui else None
+    log_file = args.log_file or (config.home / TUI_LOG_NAME if args.tui else None)
+    level = args.log_level or ("WARNING" if live_console is not None and log_file is None else "INFO")
+    try:
+        with run_logging(level, log_file=log_file, live_console=live_console):
+            _serve(args, worker, progress, control, live_console, early_stop)
+    finally:
+        _close(worker)
+    print(progress.summary())
+    return 0
+
+
+def _serve(
+    args: argparse.Namespace,
+    worker: Worker,
+    progress: RunProgress,
+    control: Service,
+    live_console: Console | None,
+    early_stop: _EarlyStop,
+) -> None:
+    services: list[Service]
     if args.tui:
         # Imported here so that other commands do not pay for loading Textual.
         from sealer_fsm.tui import NoTerminal, require_terminal, run_tui_in_process
@@ -101,19 +138,15 @@ def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
         except NoTerminal as error:
             raise CliError(str(error)) from error
         worker.add_listener(progress)  # counts sectors (and stops at --sectors) without drawing over the UI
-        services: list[Service] = [control]
+        services = [control]
         main: Callable[[], Awaitable[None]] = functools.partial(run_tui_in_process, worker)
     else:
-        # The progress view comes first: it sets up the log output the control server reports its address on.
-        services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run
+        # The control server first: a busy address is refused before anything else is printed.
+        services, main = [control, lambda: progress.shown(live_console)], worker.run
     try:
         asyncio.run(serve(worker, services, main, early_stop=early_stop))
     except ControlServerError as error:
         raise CliError(str(error)) from error
-    finally:
-        _close(worker)
-    print(progress.summary())
-    return 0
 
 
 def _close(worker: Worker) -> None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from sealer_fsm.cli._common import print_json
+from sealer_fsm.cli._common import Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
+from sealer_fsm.wording import refused_plan_edit
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("worker", help="list, pause and resume the threads of a running worker")
     commands = parser.add_subparsers(dest="worker_command", required=True, metavar="SUBCOMMAND")
 
@@ -56,8 +57,12 @@ def thread_state_text(thread_state: dict[str, Any], waiting_for: str | None = No
 def _list(args: argparse.Namespace) -> int:
     with connect(args) as client:
         threads = remote_call(client, "VenusWorker.WorkerList")
+        info = remote_call(client, "SealerFsm.Info")
+    warnings = [refused_plan_edit(path, faults) for path, faults in sorted(info.get("plan_warnings", {}).items())]
     if args.json:
         print_json(threads)
+        for warning in warnings:  # on stderr, so that the JSON stays the reference's WorkerInfo list
+            print(warning, file=sys.stderr)
         return 0
     table = Table(*LIST_COLUMNS, box=None, pad_edge=False)
     for info in threads:
@@ -73,7 +78,9 @@ def _list(args: argparse.Namespace) -> int:
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
+    for warning in warnings:
+        print(warning)
     return 0
 
 
@@ -109,8 +116,9 @@ def _history(args: argparse.Namespace) -> int:
         print(f"thread {args.index} has no task")
         return 0
     sector = history["sector"] or "no sector yet"
-    title = f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})"
-    table = Table("time", "from", "event", "to", "failure", "by", title=title, title_justify="left", box=None)
+    # The title on its own line: as the table's title it would wrap at the width of the table's columns.
+    print(f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})")
+    table = Table("time", "from", "event", "to", "failure", "by", box=None)
     for entry in history["entries"]:
         actor = entry.get("actor", "")
         if entry.get("reason"):
@@ -123,5 +131,5 @@ def _history(args: argparse.Namespace) -> int:
             entry["failure"] or "",
             actor,
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
     return 0

@@ -219,9 +219,13 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         location = _under(home_path, section.location)
         locations.append((where, section.location, location))
         try:
-            plan_path = resolve_plan_path(section.plan, base_dir=home_path)
+            # A plan path in a machine file is relative to the file's own folder, like an include.
+            plan_path = resolve_plan_path(section.plan, base_dir=path.absolute().parent)
         except PlanError as error:
-            raise ConfigError(f"{where} plan: {error.faults[0].message} ({shown(section.plan)})") from error
+            fault = error.faults[0]
+            # A shipped plan's name shows as written; a path, as the absolute path that was tried.
+            tried = shown(section.plan) if fault.source == section.plan else fault.source
+            raise ConfigError(f"{where} plan: {fault.message} ({tried})") from error
         except OSError as error:  # e.g. a name too long to be a file name
             raise ConfigError(f"{where} plan: {error.strerror or error} ({shown(section.plan)})") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))

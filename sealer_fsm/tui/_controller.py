@@ -28,6 +28,15 @@ class ControllerError(Exception):
 class WorkerSummary:
     name: str
     version: str
+    # Plan files edited into something that does not load: (file, its faults). Their threads keep the last
+    # valid version, which only the log said before.
+    plan_warnings: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> WorkerSummary:
+        """From `SealerFsm.Info`."""
+        warnings = tuple(sorted((info.get("plan_warnings") or {}).items()))
+        return cls(name=info["name"], version=info["version"], plan_warnings=warnings)
 
 
 @dataclass(frozen=True)

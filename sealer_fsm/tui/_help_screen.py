@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
@@ -27,18 +27,20 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 100; height: auto; max-height: 90%; border: thick $accent; padding: 0 1; }
+    HelpScreen > VerticalScroll {
+        width: 100; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; padding: 0 1;
+    }
     """
 
-    def __init__(self, bindings: Iterable[BindingType]) -> None:
+    def __init__(self, keys: Iterable[Binding]) -> None:
         super().__init__()
-        # Not `_bindings`: Screen keeps its own key map under that name.
-        self._key_bindings = list(Binding.make_bindings(bindings))
+        # Not `_bindings`: that is Textual's own map of this screen's keys, which its key dispatch reads.
+        self._keys = list(keys)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("Keys", classes="title")
-            yield Static(key_table(self._key_bindings))
+            yield Static(key_table(self._keys))
             yield Static(
                 "Pause takes effect at the thread's next checkpoint; pause now also cancels the running step, which "
                 "runs again on resume. Only a paused thread can be resumed or aborted. Marked threads (space) are "

@@ -44,12 +44,12 @@ def test_a_waiting_thread_shows_what_it_waits_for(tmp_path: Path) -> None:
 
                 def one_waits() -> bool:
                     for index in waiting:
-                        waiting[index] = s.cells(index)[5]
+                        waiting[index] = s.cells(index)["stage"]
                     return "PC1: pc1 slot (1/1 busy)" in waiting.values()
 
                 await s.wait_until(one_waits, "a thread shows it waits for the pc1 slot")
                 index = next(index for index, stage in waiting.items() if stage == "PC1: pc1 slot (1/1 busy)")
-                assert s.cells(index)[6] == "Waiting"
+                assert s.cells(index)["thread"] == "Waiting"
                 await s.select(index)
                 await s.wait_until(
                     lambda: "Waiting for pc1 slot (1/1 busy)" in str(s.screen.query_one("#detail-title").render()),
