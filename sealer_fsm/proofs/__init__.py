@@ -72,6 +72,7 @@ from sealer_fsm.proofs._tree import (
     tree_root_of_file,
     zero_commitment,
 )
+from sealer_fsm.proofs._unseal import SnapUpdate, UnsealOutput, padded_range, unseal_range
 
 __all__ = [
     "FIELD_MODULUS",
@@ -91,7 +92,9 @@ __all__ = [
     "SealProof",
     "SectorShape",
     "SnapOutput",
+    "SnapUpdate",
     "TreeInputError",
+    "UnsealOutput",
     "available_backends",
     "backend",
     "check_piece_size",
@@ -116,6 +119,7 @@ __all__ = [
     "layer_paths",
     "native_available",
     "open_parent_cache",
+    "padded_range",
     "padded_size",
     "parent_cache_dir",
     "parent_cache_name",
@@ -145,6 +149,7 @@ __all__ = [
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
+    "unseal_range",
     "usable_cores",
     "use_backend",
     "use_field_backend",
