@@ -14,6 +14,7 @@ from sealer_fsm.manager._types import (
     PollReply,
     PreCommitInfo,
     Randomness,
+    RebuildAllocation,
     SectorId,
     SeedWait,
     SnapupAllocation,
@@ -21,6 +22,8 @@ from sealer_fsm.manager._types import (
     StoreInfo,
     SubmitReply,
     SubmitResult,
+    UnsealAllocation,
+    UpgradeInfo,
 )
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "PollReply",
     "PreCommitInfo",
     "Randomness",
+    "RebuildAllocation",
     "SectorId",
     "SectorManager",
     "SeedWait",
@@ -40,4 +44,6 @@ __all__ = [
     "StoreInfo",
     "SubmitReply",
     "SubmitResult",
+    "UnsealAllocation",
+    "UpgradeInfo",
 ]

@@ -14,12 +14,14 @@ from sealer_fsm.manager._types import (
     PollReply,
     PreCommitInfo,
     Randomness,
+    RebuildAllocation,
     SectorId,
     SeedWait,
     SnapupAllocation,
     SnapupProof,
     StoreInfo,
     SubmitReply,
+    UnsealAllocation,
 )
 
 
@@ -73,3 +75,20 @@ class SectorManager(Protocol):
         """A finished CC sector to upgrade with new deals, or None when none is available now."""
 
     async def submit_snapup_proof(self, sector: SectorId, proof: SnapupProof) -> SubmitReply: ...
+
+    async def allocate_rebuild_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> RebuildAllocation | None:
+        """A finished sector whose files were lost, to seal again from its deals and original ticket, or None
+        when none is waiting (the reference's AllocateRebuildSector)."""
+
+    async def allocate_unseal_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> UnsealAllocation | None:
+        """A deal's piece to read back out of its sealed sector, or None when none is waiting."""
+
+    async def acquire_unseal_dest(self, sector: SectorId, piece_cid: str) -> list[str]:
+        """Where the unsealed piece goes: `file:///path`, `store://name/path` or `http(s)://` URLs."""
+
+    async def achieve_unseal_sector(self, sector: SectorId, piece_cid: str, error: str) -> None:
+        """The unseal of the piece is over: done when `error` is empty, else failed for that reason."""

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from sealer_fsm.proofs import SnapUpdate
+
 # Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry): the
 # proof a manager hands out unless told otherwise.
 SEAL_PROOF_TYPES = {
@@ -173,3 +175,71 @@ class SnapupProof:
     access_instance: str
     piece_cids: list[str]
     proof: bytes
+
+
+@dataclass(frozen=True)
+class UpgradeInfo:
+    """A sector's Snap Deals upgrade as the chain knows it: the CommR after the upgrade (the reference's
+    `UpgradePublic.CommR`) and the deals put into it."""
+
+    comm_r: bytes
+    deals: list[Deal]
+
+
+@dataclass(frozen=True)
+class RebuildAllocation:
+    """A finished sector whose files were lost, to seal again (the reference's `SectorRebuildInfo`)."""
+
+    sector: AllocatedSector
+    ticket: Randomness  # the ticket it was sealed with: the same ticket gives the same replica
+    deals: list[Deal]  # the deals sealed into it; none for a committed-capacity sector, upgraded or not
+    # The chain's CommR of the sealing, which the rebuilt one must equal; None when the manager does not say
+    # (the reference's SectorRebuildInfo has no CommR for a sector that was not upgraded).
+    comm_r: bytes | None
+    upgrade: UpgradeInfo | None  # set for an upgraded sector: its update is rebuilt too
+
+    def task_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            **self.sector.task_data(),
+            "ticket": self.ticket.to_json(),
+            "deals": [deal.to_json() for deal in self.deals],
+        }
+        if self.comm_r is not None:
+            data["chain_comm_r"] = self.comm_r.hex()
+        if self.upgrade is not None:
+            data["upgrade"] = {
+                "comm_r": self.upgrade.comm_r.hex(),
+                "deals": [deal.to_json() for deal in self.upgrade.deals],
+            }
+        return data
+
+
+@dataclass(frozen=True)
+class UnsealAllocation:
+    """A deal's piece to read back out of a sealed sector (the reference's `SectorUnsealInfo`)."""
+
+    sector: AllocatedSector
+    piece_cid: str
+    offset: int  # where the piece starts in the sector, in unpadded bytes
+    size: int  # the piece's unpadded size
+    ticket: Randomness  # the ticket the sector was sealed with
+    comm_d: bytes  # the CommD it was sealed with (the pre-commit's)
+    access_instance: str  # the store holding its replica
+    # For a piece of a Snap Deals upgrade: the new data's CommD and the CommR before the upgrade, which decode
+    # the updated replica (not in the reference, whose unseal reads sealed replicas only).
+    upgrade: SnapUpdate | None = None
+
+    def task_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            **self.sector.task_data(),
+            "ticket": self.ticket.to_json(),
+            "comm_d": self.comm_d.hex(),
+            "access_instance": self.access_instance,
+            "unseal": {"piece_cid": self.piece_cid, "offset": self.offset, "size": self.size},
+        }
+        if self.upgrade is not None:
+            data["unseal"]["upgrade"] = {
+                "comm_d_new": self.upgrade.comm_d_new.hex(),
+                "comm_r_old": self.upgrade.comm_r_old.hex(),
+            }
+        return data

@@ -35,6 +35,7 @@ from sealer_fsm.proofs._parent_cache import (
 )
 from sealer_fsm.proofs._pc1 import PreCommit1, seal_pre_commit_phase1
 from sealer_fsm.proofs._pc2 import Pc2Output, precommit_phase2
+from sealer_fsm.proofs._pieces import Slot, piece_layout, piece_offsets
 from sealer_fsm.proofs._poseidon_api import (
     FIELD_MODULUS,
     PoseidonUnavailable,
@@ -91,6 +92,7 @@ __all__ = [
     "Progress",
     "SealProof",
     "SectorShape",
+    "Slot",
     "SnapOutput",
     "SnapUpdate",
     "TreeInputError",
@@ -129,6 +131,8 @@ __all__ = [
     "piece_cid_size",
     "piece_cid_v1",
     "piece_cid_v2",
+    "piece_layout",
+    "piece_offsets",
     "piece_size_for_payload",
     "porep_id",
     "poseidon",

@@ -38,6 +38,7 @@ from sealer_fsm.manager._types import (
 from sealer_fsm.manager.devnet import _verify
 from sealer_fsm.manager.devnet._chain import Draws, EpochClock, Now, deal_piece_sizes
 from sealer_fsm.manager.devnet._db import DATABASE_NAME, DevnetDatabase, dumps
+from sealer_fsm.manager.devnet._requests import RequestService
 from sealer_fsm.proofs import commp_bytes
 
 log = logging.getLogger("sealer_fsm.devnet")
@@ -46,7 +47,7 @@ log = logging.getLogger("sealer_fsm.devnet")
 CC_SHARE = 0.5
 
 
-class DevnetManager:
+class DevnetManager(RequestService):
     """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own).
 
     `stores` are the persist stores it hands out (StoreReserveSpace); `readonly_stores` it knows too, as the
@@ -285,6 +286,8 @@ class DevnetManager:
         store = self.all_stores.get(instance)
         if store is None or not _verify.files_present(store, sector.name, kinds):
             return False
+        if not self._rebuild_persisted(sector.number, instance, is_upgrade):
+            return False
         if not is_upgrade:
             self.db.update_sector(sector.number, persisted=instance)
         return True
@@ -354,7 +357,9 @@ class DevnetManager:
         """Idempotent; an abort of an upgrade drops the upgrade, never the finished sector underneath."""
         self._call("ReportAborted", sector.number)
         row = self._row(sector)
-        if row["status"] == "finalized" and row["snapup"] == "allocated":
+        if self._rebuild_aborted(sector.number, reason):
+            log.info("devnet: the rebuild of %s aborted: %s", sector.name, reason)
+        elif row["status"] == "finalized" and row["snapup"] == "allocated":
             self.db.update_sector(sector.number, snapup="aborted", abort_reason=reason)
         elif row["status"] != "aborted" and row["status"] != "finalized":
             self.db.update_sector(sector.number, status="aborted", abort_reason=reason)
