@@ -64,3 +64,9 @@ async def persist_sealed(ctx: StepContext) -> StepResult:
 async def persist_update(ctx: StepContext) -> StepResult:
     """SnapProved → Persisted: the updated replica and its cache go to a persist store."""
     return await _persist(ctx, UPDATE_FILES)
+
+
+async def persist_rebuilt(ctx: StepContext) -> StepResult:
+    """rebuild SnapDone → Persisted: an upgraded sector's update files (as the reference's rebuild persists
+    them), else its sealed file and cache."""
+    return await _persist(ctx, UPDATE_FILES if "upgrade" in ctx.data else SEALED_FILES)

@@ -61,7 +61,12 @@ def _write_slots(temporary: Path, slots: list[Slot], payloads: list[bytes], deal
 
 async def add_pieces(ctx: StepContext) -> StepResult:
     """DealsAcquired/Allocated → PieceAdded: stage the sector's data in `data/unsealed/<sector>`."""
-    deals = [Deal.from_json(raw) for raw in ctx.require("deals")]
+    return await stage_deals(ctx, [Deal.from_json(raw) for raw in ctx.require("deals")])
+
+
+async def stage_deals(ctx: StepContext, deals: list[Deal]) -> Outcome:
+    """AddPiece of `deals`: their data and pledge pieces staged in `data/unsealed/<sector>` (replacing what was
+    staged before), and the pieces recorded."""
     sector_size = ctx.require("sector_size")
     try:
         slots = piece_layout([deal.piece_size for deal in deals], sector_size)

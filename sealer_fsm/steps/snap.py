@@ -67,7 +67,7 @@ def _write_simulated_update(local: SectorFiles, new_comm_r: bytes) -> None:
     (update_cache / "p_aux").write_bytes(new_comm_r)
 
 
-async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> StepResult:
+async def simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> Outcome:
     new_comm_r = simulated.snap_comm_r(bytes.fromhex(ctx.require("old_comm_r")), bytes.fromhex(ctx.require("comm_d")))
     await ctx.run_blocking(_write_simulated_update, local, new_comm_r)
     ctx.log.info("%s: snap encode simulated (%s), new CommR %s", local.name, why, new_comm_r.hex()[:16])
@@ -79,10 +79,15 @@ async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> S
 async def snap_encode(ctx: StepContext) -> StepResult:
     """TreeDBuilt → SnapEncoded: the new replica from the sector key and the new data (simulated when the sector
     key is); safe to run again, a new replica and TreeR-last already whole for the same inputs are kept."""
-    local = await _fetch_sector_key(ctx)
+    return await encode_update(ctx, await _fetch_sector_key(ctx))
+
+
+async def encode_update(ctx: StepContext, local: SectorFiles) -> Outcome:
+    """The new data (`unsealed/`) encoded into the sector key (`sealed/` and `cache/`) of `local`, whose CommR is
+    the task's `old_comm_r`: the new replica in `update/`, its trees in `update-cache/`, and the new CommR."""
     old_comm_r = bytes.fromhex(ctx.require("old_comm_r"))
     if not await ctx.run_blocking(sealed_for_real, local, old_comm_r):
-        return await _simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
+        return await simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
     try:
         out = await ctx.run_blocking(
             snap_encode_into,
@@ -116,7 +121,7 @@ async def simulated_snap_encode(ctx: StepContext) -> StepResult:
     """TreeDBuilt → SnapEncoded where `[proofs] simulate` names snap_encode. SIMULATED: the new CommR binds the old
     CommR and the new CommD."""
     local = await _fetch_sector_key(ctx)
-    return await _simulated_update(ctx, local, "[proofs] simulate")
+    return await simulated_update(ctx, local, "[proofs] simulate")
 
 
 @simulated_step

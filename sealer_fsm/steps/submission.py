@@ -71,9 +71,11 @@ async def poll_precommit(ctx: StepContext) -> StepResult:
 
 
 async def submit_persisted(ctx: StepContext) -> StepResult:
-    """Persisted → PersistanceSubmitted: the manager checks the persisted files; `false` is Permanent."""
+    """Persisted → PersistanceSubmitted (rebuild: → Finished): the manager checks the persisted files; `false` is
+    Permanent. They are the update files of a rebuilt upgraded sector (`is_upgrade`), else the sealed ones."""
     instance = ctx.require("persist_instance")
-    found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, False))
+    is_upgrade = "upgrade" in ctx.data
+    found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, is_upgrade))
     if not found:
         raise Permanent(f"the manager did not find the persisted files of {ctx.sector} in store {instance!r}")
     return "SubmitPersistance"
