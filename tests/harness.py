@@ -13,7 +13,6 @@ from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime import Permanent, Worker
 from tests.conftest import PLANS
 
-
 SHIPPED_PLANS = ("sealer", "snapup", "rebuild", "unseal")
 
 

@@ -96,6 +96,7 @@ def test_lost_sectors_are_rebuilt_and_their_pieces_unsealed(tmp_path: Path) -> N
     worker.add_listener(story)
     try:
         asyncio.run(asyncio.wait_for(worker.run(), 240))
+        devnet_views = {view["id"]: view for view in worker.services.manager.sectors_view()}
     finally:
         worker.close()
     assert not [info.last_error for info in worker.threads() if info.paused]
@@ -114,7 +115,6 @@ def test_lost_sectors_are_rebuilt_and_their_pieces_unsealed(tmp_path: Path) -> N
     assert updates, "the upgrade's files were in a store"
     after = stored_files(home, upgraded.sector)
     assert {path: data for path, data in after.items() if path.startswith("update")} == updates
-    devnet_views = {view["id"]: view for view in worker.services.manager.sectors_view()}
     for task in (dealt, upgraded):
         assert devnet_views[task.sector]["rebuild"]["status"] == "finished"
     assert devnet_views[upgraded.sector]["upgrade"] == story.chain[upgraded.sector]["upgrade"]
