@@ -5,6 +5,7 @@ CommP that differs and an HTTP server that refuses, until the operator acts."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from sealer_fsm.assembly import build_worker
 from sealer_fsm.config import load_machine_file
-from sealer_fsm.manager import ManagerError, SectorId
+from sealer_fsm.manager import ManagerError, SectorId, StoreInfo
 from sealer_fsm.manager.devnet import DevnetManager, deal_payload
 from sealer_fsm.proofs import commp_bytes, commp_file, unpadded_size
 from sealer_fsm.runtime import Outcome, Permanent, Temporary, Worker
@@ -178,9 +179,19 @@ def test_finish_reports_finalized_and_removes_the_files(story: Story) -> None:
 # -- destinations -------------------------------------------------------------------------------------------------
 
 
-def upload_context(tmp_path: Path) -> FakeContext:
+class StoreManager:
+    """Knows the stores it is told of (StoreBasicInfo)."""
+
+    def __init__(self, *known: str) -> None:
+        self.known = known
+
+    async def store_info(self, name: str) -> StoreInfo | None:
+        return StoreInfo(name, f"/{name}") if name in self.known else None
+
+
+def upload_context(tmp_path: Path, manager: Any = None) -> FakeContext:
     services = {"stores": {"a": tmp_path / "store-a"}, "readonly_stores": {"ro": tmp_path / "store-ro"}}
-    return FakeContext({}, {"manager": None, **services}, tmp_path)
+    return FakeContext({}, {"manager": manager or StoreManager("a", "ro"), **services}, tmp_path)
 
 
 def test_file_and_store_destinations_get_a_copy(tmp_path: Path) -> None:
@@ -221,6 +232,14 @@ def test_a_file_destination_under_a_file_is_permanent_and_named(tmp_path: Path) 
     with pytest.raises(Permanent, match="File exists") as failure:
         asyncio.run(upload(upload_context(tmp_path), source, f"file://{tmp_path}/plain/piece"))
     assert f"{tmp_path}/plain/piece" in str(failure.value)
+
+
+def test_a_store_the_manager_does_not_know_is_permanent(tmp_path: Path) -> None:
+    source = tmp_path / "piece"
+    source.write_bytes(b"x")
+    with pytest.raises(Permanent, match="does not know store 'a', the unseal destination"):
+        asyncio.run(upload(upload_context(tmp_path, StoreManager()), source, "store://a/x"))
+    assert not (tmp_path / "store-a" / "x").exists()
 
 
 def test_shown_hides_passwords_and_queries() -> None:
@@ -296,9 +315,9 @@ def unseal_request(devnet: Any, sector: str) -> dict[str, Any]:
     return next(view for view in devnet.sectors_view() if view["id"] == sector)["unseals"][0]
 
 
-def unseal_worker(tmp_path: Path, chain: SealedChain, sealing: str = "") -> Worker:
+def unseal_worker(tmp_path: Path, chain: SealedChain, sealing: str = "", extra: str = "") -> Worker:
     home = fresh_home(chain, tmp_path / "home")
-    machine = machine_for(tmp_path / "m", ["unseal"], sealing=sealing)
+    machine = machine_for(tmp_path / "m", ["unseal"], sealing=sealing, extra=extra)
     return build_worker(load_machine_file(machine, home), clock=ChainClock(BLOCK_TIME))
 
 
@@ -372,3 +391,31 @@ def test_a_commp_that_differs_pauses_the_thread_and_its_abort_fails_the_unseal(
     assert request["status"] == "failed" and "the chain's ticket is wrong" in request["error"]
     assert not out.exists()
     assert [p for p in (tmp_path / "home" / "t0" / "data").rglob("*") if p.is_file()] == []
+
+
+def test_an_external_unseal_processor_does_the_decoding(
+    tmp_path: Path, chain: SealedChain, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reference's unseal task crosses the processors protocol to a child (`sealer-fsm processor unseal`)."""
+    worker = unseal_worker(tmp_path, chain, extra="[[processors.unseal]]\n")
+    piece = chain.dealt_deals[-1]
+    out = tmp_path / "out" / "piece"
+    worker.services.manager.request_unseal(SectorId.parse(chain.dealt), piece["piece_cid"], f"file://{out}")
+
+    async def story() -> None:
+        runner = asyncio.ensure_future(worker.run())
+        try:
+            while not out.exists() and not worker.thread(0).paused:
+                await asyncio.sleep(0.01)
+        finally:
+            worker.drain()
+            await runner
+
+    with caplog.at_level(logging.INFO, logger="sealer_fsm.thread.0"):
+        try:
+            asyncio.run(asyncio.wait_for(story(), 60))
+        finally:
+            worker.close()
+    assert not worker.thread(0).paused, worker.thread(0).last_error
+    assert commp_file(out).cid == piece["piece_cid"]
+    assert "unsealed by ext(pid: " in caplog.text, "a child did it, not the worker itself"

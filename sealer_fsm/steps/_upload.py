@@ -1,7 +1,8 @@
 """Where an unsealed piece goes: the destination URLs of the reference's unseal plan.
 
 * `file:///path`: a copy on this host;
-* `store://name/path`: a copy into the attached (writable) store `name`, at `path` inside it;
+* `store://name/path`: a copy into the attached (writable) store `name`, at `path` inside it, by the transfer
+  processor after the manager confirmed the store (StoreBasicInfo), as the reference does;
 * `http://` and `https://`: an HTTP PUT of the file (aiohttp); a reply that is not 2xx, or a network failure,
   is Temporary (retried after `recover_interval`), as in the reference.
 
@@ -16,8 +17,9 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 import aiohttp
 
+from sealer_fsm.processors.tasks import transfer_route
 from sealer_fsm.runtime import Permanent, StepContext, Temporary
-from sealer_fsm.steps._common import copy_file_atomically
+from sealer_fsm.steps._common import call, copy_file_atomically, manager
 
 _HTTP_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
 
@@ -39,7 +41,7 @@ async def upload(ctx: StepContext, source: Path, dest: str) -> None:
     if url.scheme == "file":
         await ctx.run_blocking(copy_file_atomically, source, _file_target(url, dest))
     elif url.scheme == "store":
-        await ctx.run_blocking(copy_file_atomically, source, _store_target(ctx, url, dest))
+        await _transfer(ctx, source, url.netloc, _store_target(ctx, url, dest))
     elif url.scheme in ("http", "https"):
         await _put(source, dest)
     else:
@@ -68,6 +70,13 @@ def _store_target(ctx: StepContext, url: SplitResult, dest: str) -> Path:
     if target == root or not target.is_relative_to(root):
         raise Permanent(f"unseal destination {shown(dest)}: the path must name a file inside store {name!r}")
     return target
+
+
+async def _transfer(ctx: StepContext, source: Path, name: str, target: Path) -> None:
+    if await call("StoreBasicInfo", manager(ctx).store_info(name)) is None:
+        raise Permanent(f"the sector manager does not know store {name!r}, the unseal destination")
+    task = {"stores": {name: {"name": name, "meta": None}}, "routes": [transfer_route(source, target, name)]}
+    await ctx.processors.run("transfer", task)
 
 
 async def _put(source: Path, dest: str) -> None:

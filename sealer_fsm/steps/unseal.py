@@ -1,36 +1,29 @@
 """The unseal plan's steps: a deal's piece read back out of a sealed (or upgraded) sector and uploaded.
 
 `unseal_piece` decodes the piece's range of the replica in the store that holds it, with the key recomputed
-from the ticket (`sealer_fsm.proofs.unseal_range`: PC1 again, as the reference does), into
-`data/unsealed/<piece CID>`, and checks that its CommP is the requested piece CID before anything leaves this
-host: a mismatch is Permanent. `upload_piece` puts it at every destination the manager gives
-(AcquireUnsealDest) and reports the unseal done (AchieveUnsealSector); an abort reports it failed, with why.
+from the ticket, into `data/unsealed/<piece CID>`, and checks that its CommP is the requested piece CID before
+anything leaves this host: a mismatch is Permanent. The decoding is the unseal processor's (the built-in one is
+`sealer_fsm.proofs.unseal_range`, labelling the key again as the reference does; an external one speaks the
+reference's protocol). `upload_piece` puts it at every destination the manager gives (AcquireUnsealDest) and
+reports the unseal done (AchieveUnsealSector); an abort reports it failed, with why.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from sealer_fsm.manager import Randomness
-from sealer_fsm.proofs import (
-    SnapUpdate,
-    commp_file,
-    parse_piece_cid,
-    piece_cid_v1,
-    unseal_range,
-)
+from sealer_fsm.proofs import commp_file, parse_piece_cid, piece_cid_v1
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
     access_store_path,
     call,
     file_errors,
-    file_failure,
     manager,
     remove_path,
     sector_id,
 )
+from sealer_fsm.steps._tasks import unseal_task
 from sealer_fsm.steps._upload import shown, upload
 from sealer_fsm.steps.finalization import abort_reason, report_finalized
 
@@ -44,38 +37,17 @@ def piece_file(ctx: StepContext) -> Path:
     return ctx.location / "data" / "unsealed" / piece_cid
 
 
-def _replica(ctx: StepContext, upgrade: SnapUpdate | None) -> Path:
-    """The replica in the store that holds it; a sector sealed with a simulated PC2 has none to decode."""
+def _replica_files(ctx: StepContext) -> SectorFiles:
+    """The sector's files in the store that holds its replica; a sector sealed with a simulated PC2 has no replica
+    to decode (its cache has no t_aux, which only a real PC2 writes)."""
     store = SectorFiles(access_store_path(ctx, ctx.require("access_instance")), ctx.require("sector_id"))
-    replica, cache = ("update", "update-cache") if upgrade else ("sealed", "cache")
-    if store.path(cache).is_dir() and not (store.path(cache) / "t_aux").exists():
+    cache = store.path("update-cache" if ctx.require("unseal").get("upgrade") else "cache")
+    if cache.is_dir() and not (cache / "t_aux").exists():
         raise Permanent(
-            f"{ctx.sector} was sealed with a simulated PC2 (no t_aux in {store.path(cache)}): its replica holds no "
-            "encoding to unseal"
+            f"{ctx.sector} was sealed with a simulated PC2 (no t_aux in {cache}): its replica holds no encoding to "
+            "unseal"
         )
-    return store.path(replica)
-
-
-def _upgrade(unseal: dict[str, Any]) -> SnapUpdate | None:
-    raw = unseal.get("upgrade")
-    if raw is None:
-        return None
-    return SnapUpdate(comm_d_new=bytes.fromhex(raw["comm_d_new"]), comm_r_old=bytes.fromhex(raw["comm_r_old"]))
-
-
-def _sealing(ctx: StepContext) -> dict[str, Any]:
-    """The arguments of `unseal_range` that say how the sector was sealed and where the piece lies."""
-    unseal = ctx.require("unseal")
-    return {
-        "miner": ctx.require("miner"),
-        "sector_number": ctx.require("number"),
-        "ticket": Randomness.from_json(ctx.require("ticket")).value,
-        "comm_d": bytes.fromhex(ctx.require("comm_d")),
-        "proof_type": ctx.require("proof_type"),
-        "offset": unseal["offset"],
-        "num_bytes": unseal["size"],
-        "update": _upgrade(unseal),
-    }
+    return store
 
 
 def _commp(path: Path) -> bytes:
@@ -88,20 +60,17 @@ async def unseal_piece(ctx: StepContext) -> StepResult:
 
     Safe to run again: PC1 keeps its whole layers, and the piece file is written whole or not at all. The scratch
     layers are removed once the piece is out."""
-    piece_cid = ctx.require("unseal")["piece_cid"]
+    unseal, output, scratch = ctx.require("unseal"), piece_file(ctx), SectorFiles.of(ctx).cache
+    piece_cid = unseal["piece_cid"]
     what = f"unseal of {piece_cid} from {ctx.sector}"
     try:
         requested = parse_piece_cid(piece_cid)
-        sealing = _sealing(ctx)
+        task = unseal_task(ctx, _replica_files(ctx), output, scratch)
     except ValueError as error:
         raise Permanent(f"{what}: {error}") from error
-    replica, output, scratch = _replica(ctx, sealing["update"]), piece_file(ctx), SectorFiles.of(ctx).cache
-    try:
-        out = await ctx.run_blocking(unseal_range, scratch, replica, output, **sealing, cancel=ctx.cancel_token)
-    except ValueError as error:  # a bad range or sealing value, a missing or corrupt replica
-        raise Permanent(f"{what}: {error}") from error
-    except OSError as error:
-        raise file_failure(error, what, writing=output) from error
+    result = await ctx.processors.run("unseal", task)
+    if not isinstance(result.output, int) or result.output != unseal["size"]:
+        raise Permanent(f"{what}: processor {result.processor} wrote {result.output!r} bytes, not {unseal['size']}")
     await ctx.run_blocking(remove_path, scratch)
     comm_p = await ctx.run_blocking(_commp, output)
     if comm_p != requested:
@@ -111,9 +80,9 @@ async def unseal_piece(ctx: StepContext) -> StepResult:
             "nothing was uploaded"
         )
     ctx.log.info(
-        "%s: %d bytes of %s unsealed in %.1f s, CommP checked", ctx.sector, out.bytes_written, piece_cid, out.seconds
+        "%s: %d bytes of %s unsealed by %s, CommP checked", ctx.sector, result.output, piece_cid, result.processor
     )
-    return Outcome("UnsealDone", {"unsealed": {"path": str(output), "bytes": out.bytes_written}})
+    return Outcome("UnsealDone", {"unsealed": {"path": str(output), "bytes": result.output}})
 
 
 async def upload_piece(ctx: StepContext) -> StepResult:

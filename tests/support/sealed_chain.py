@@ -70,6 +70,8 @@ def fresh_home(chain: SealedChain, home: Path) -> Path:
     return home
 
 
-def machine_for(folder: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "") -> Path:
+def machine_for(
+    folder: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "", extra: str = ""
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    return devnet_machine(folder, plans, {"seed": SEED, **(devnet or {})}, sealing)
+    return devnet_machine(folder, plans, {"seed": SEED, **(devnet or {})}, sealing, extra)
