@@ -11,7 +11,7 @@ import pytest
 
 from sealer_fsm import __version__
 from sealer_fsm.control import ControlClient, ControlClientError
-from tests.support.raw_http import post, raw_exchange, rpc
+from tests.support.raw_http import post, rpc
 from tests.support.running_worker import RunningWorker, worker_process
 
 WORKER_INFO_KEYS = {"location", "plan", "job_id", "index", "thread_state", "job_state", "job_stage", "last_error"}
@@ -226,22 +226,6 @@ def test_an_empty_batch_is_an_invalid_request_and_notifications_only_get_no_cont
     notification = {"jsonrpc": "2.0", "method": "VenusWorker.WorkerVersion"}
     assert post(worker.port, json.dumps([notification, notification])) == (204, None)
     assert post(worker.port, json.dumps(notification)) == (204, None)
-
-
-def test_an_oversized_body_is_refused_before_it_is_read(worker: RunningWorker) -> None:
-    head = b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048577\r\n\r\n"
-    assert raw_exchange(worker.port, head + b"[1,").startswith(b"HTTP/1.1 413 ")
-    assert worker.client().call("VenusWorker.WorkerVersion") == __version__
-
-
-def test_broken_http_gets_an_http_error_and_the_server_stays_up(worker: RunningWorker) -> None:
-    assert raw_exchange(worker.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith(b"HTTP/1.1 431")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{") == b""  # truncated body
-    assert post(worker.port, b"{}", path="/nowhere")[0] == 404
-    assert raw_exchange(worker.port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 405 ")
-    assert worker.client().call("VenusWorker.WorkerVersion") == __version__
 
 
 def test_one_client_reuses_its_connection(worker: RunningWorker) -> None:

@@ -24,6 +24,11 @@ class RpcServerConfig:
     port: int = 17890
     # Required when `host` is not a loopback address; SEALER_FSM_TOKEN overrides it.
     token: str | None = None
+    # PEM certificate and key: the server then speaks HTTPS only (both or neither).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Open connections beyond this are answered 503 and closed (never more than a quarter of the fd limit).
+    max_connections: int = 128
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,9 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
     _check_attached(machine.attached)
     _check_manager(machine.sector_manager)
     _check_proofs(machine.proofs)
+    _check_listener("[worker.rpc_server]", machine.worker.rpc_server.tls_cert, machine.worker.rpc_server.tls_key)
+    if machine.worker.rpc_server.max_connections < 1:
+        raise ConfigError("[worker.rpc_server] max_connections: must be at least 1")
     return MachineConfig(
         path=path,
         name=name,
@@ -223,6 +231,12 @@ def _check_manager(manager: SectorManagerConfig) -> None:
         raise ConfigError(
             f"[sector_manager.devnet] sector_size: must be a power of two of at least 256 bytes, got {size}"
         )
+
+
+def _check_listener(where: str, tls_cert: str | None, tls_key: str | None) -> None:
+    if (tls_cert is None) != (tls_key is None):
+        given, missing = ("tls_cert", "tls_key") if tls_key is None else ("tls_key", "tls_cert")
+        raise ConfigError(f"{where} {missing}: {given} is set, so {missing} is needed too (or neither, for plain HTTP)")
 
 
 def _check_proofs(proofs: ProofsConfig) -> None:

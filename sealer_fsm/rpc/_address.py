@@ -1,4 +1,4 @@
-"""Addresses of the control server: `HOST:PORT` as typed on a command line, and whether a host is loopback.
+"""Addresses of our servers: `HOST:PORT` as typed on a command line, and whether a host is loopback.
 
 One parser for `sealer-fsm run --listen`, `worker --host`, `plan diagram --host` and SEALER_FSM_HOST, so all of
 them accept the same spellings (`127.0.0.1:17890`, `localhost:17890`, `[::1]:17890`, `:17890`).
