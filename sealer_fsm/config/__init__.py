@@ -1,5 +1,6 @@
 """Machine files: parsed and validated once into typed, frozen dataclasses."""
 
+from sealer_fsm.config._cluster import DEFAULT_DEVNET_LISTEN, DevnetServerConfig, RpcClientConfig
 from sealer_fsm.config._machine import (
     AttachedStore,
     DevnetConfig,
@@ -17,12 +18,15 @@ from sealer_fsm.config._machine import (
 from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
+    "DEFAULT_DEVNET_LISTEN",
     "AttachedStore",
     "ConfigError",
     "DevnetConfig",
+    "DevnetServerConfig",
     "MachineConfig",
     "MetricsConfig",
     "ProofsConfig",
+    "RpcClientConfig",
     "RpcServerConfig",
     "SealingConfig",
     "SectorManagerConfig",

@@ -8,8 +8,10 @@ wrong. The rest of the code never sees a raw dict.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
+from collections.abc import Iterable
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from sealer_fsm.units import parse_duration, parse_size
@@ -47,8 +49,9 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
     fields = {field.name: field for field in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        allowed = ", ".join(sorted(fields))
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
+        # A section may name keys it knows without reading them (the reference's, set aside before reading).
+        known = [*fields, *getattr(cls, "REFERENCE_KEYS", ())]
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], known)}")
     values = {}
     for name, field in fields.items():
         if name in raw:
@@ -56,6 +59,15 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     return cls(**values)
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'max_retries'?)" for a likely typo, else the keys allowed there."""
+    names = sorted(known)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (allowed: {', '.join(names)})"
 
 
 def _key_label(table: str, key: str) -> str:

@@ -11,6 +11,7 @@ from sealer_fsm.rpc._address import (
     AddressError,
     format_address,
     is_loopback,
+    manager_rpc_url,
     parse_address,
 )
 from sealer_fsm.rpc._http import (
@@ -68,6 +69,7 @@ __all__ = [
     "connection_cap",
     "format_address",
     "is_loopback",
+    "manager_rpc_url",
     "parse_address",
     "text_response",
 ]

@@ -41,3 +41,55 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_MULTIADDR_HOSTS = ("ip4", "ip6", "dns", "dns4", "dns6")
+
+
+def manager_rpc_url(address: str) -> str:
+    """The JSON-RPC URL of a sector manager from the reference's `rpc_client.addr`: a multiaddr
+    (`/ip4/H/tcp/P`, `/ip6/...`, `/dns4/...`, optionally ending in `/http` or `/https`) or a plain
+    `http(s)://H:P`, which both become `http(s)://H:P/rpc/v0`; raises AddressError."""
+    text = address.strip()
+    if text.startswith("/"):
+        scheme, host, port = _from_multiaddr(text)
+    else:
+        scheme, separator, rest = text.partition("://")
+        if not separator or scheme.lower() not in ("http", "https"):
+            raise AddressError(f"address {address!r} is neither a multiaddr (/ip4/H/tcp/P) nor an http(s):// URL")
+        authority = rest.split("/", 1)[0]
+        if ":" in authority.rsplit("]", 1)[-1]:
+            host, port = parse_address(authority)
+        else:
+            host, port = authority.strip("[]"), (443 if scheme.lower() == "https" else 80)
+        scheme = scheme.lower()
+    if not host:
+        raise AddressError(f"address {address!r} has no host")
+    return f"{scheme}://{format_address(host, port)}/rpc/v0"
+
+
+def _from_multiaddr(text: str) -> tuple[str, str, int]:
+    parts = text.strip("/").split("/")
+    scheme, host, port = "http", "", 0
+    index = 0
+    while index < len(parts):
+        protocol = parts[index]
+        if protocol in _MULTIADDR_HOSTS or protocol == "tcp":
+            if index + 1 >= len(parts):
+                raise AddressError(f"multiaddr {text!r}: /{protocol} needs a value")
+            value = parts[index + 1]
+            if protocol == "tcp":
+                if not value.isascii() or not value.isdigit() or not 0 < int(value) <= 65535:
+                    raise AddressError(f"multiaddr {text!r}: /tcp/{value} is not a port from 1 to 65535")
+                port = int(value)
+            else:
+                host = value
+            index += 2
+        elif protocol in ("http", "https"):
+            scheme = protocol
+            index += 1
+        else:
+            raise AddressError(f"multiaddr {text!r}: /{protocol} is not supported (use ip4, ip6, dns*, tcp, http(s))")
+    if not port:
+        raise AddressError(f"multiaddr {text!r} has no /tcp/PORT")
+    return scheme, host, port
