@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sealer_fsm.config import MachineConfig
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
+from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.proofs import configure_threads
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
@@ -24,12 +26,38 @@ def attached_stores(config: MachineConfig) -> dict[str, Path]:
     }
 
 
-def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
-    """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
+def build_devnet(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
+    """The machine file's devnet chain, in its home, judging persisted files in its writable attached stores."""
     stores = attached_stores(config)
     for path in stores.values():
         path.mkdir(parents=True, exist_ok=True)
     return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+
+
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager | VenusClient:
+    """The configured sector manager: the embedded devnet, or the Venus client of `[sector_manager] rpc_client`
+    (a damocles-manager, or another host's `sealer-fsm devnet serve`)."""
+    settings = config.sector_manager
+    if settings.kind != "rpc":
+        return build_devnet(config, now)
+    client = settings.rpc_client
+    assert client is not None, "the config loader requires rpc_client with kind = rpc"
+    transport = RpcTransport(
+        client.url,
+        headers=client.headers,
+        timeout=client.timeout,
+        retry_for=client.retry_for,
+        ca_file=None if client.tls_ca is None else str(config.resolve(client.tls_ca)),
+    )
+    return VenusClient(transport, piece_token=settings.piece_token, local_pieces_dirs=config.local_pieces_dirs)
+
+
+async def close_manager(manager: object) -> None:
+    """Release what the manager holds (the devnet's database, the client's connections), whichever it is."""
+    close = getattr(manager, "close", None)
+    result = close() if close is not None else None
+    if inspect.isawaitable(result):
+        await result
 
 
 def build_worker(

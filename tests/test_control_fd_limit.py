@@ -17,6 +17,7 @@ from _devnet_helpers import devnet_machine
 
 from sealer_fsm.cli import main
 from sealer_fsm.control import ControlClient
+from sealer_fsm.rpc import DEFAULT_MAX_CONNECTIONS
 from tests.test_cli_run_control import free_port, wait_for_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_idle_connections_past_the_fd_limit_never_pause_a_sealing_thread(
         _, errors = process.communicate(timeout=60)
     log = errors.decode()
     assert process.returncode == 0, log
-    assert refused >= IDLE_CONNECTIONS - FD_LIMIT // 4  # the server never held more than a quarter of its limit
+    assert refused == IDLE_CONNECTIONS - DEFAULT_MAX_CONNECTIONS  # held: the cap, well under the descriptor limit
     assert all(thread["thread_state"]["state"] != "Paused" and not thread["last_error"] for thread in threads)
     assert "Too many open files" not in log and "Traceback" not in log and "paused" not in log
     assert 1 <= log.count("refusing connections beyond the cap") <= 30  # said once per interval, not per refusal

@@ -259,8 +259,8 @@ def test_a_hundred_parallel_worker_lists_while_threads_seal(tmp_path: Path) -> N
 
 def test_resume_into_tree_d_built_walks_again_to_the_failing_pc1(fresh_worker: RunningWorker) -> None:
     client = fresh_worker.client()
+    entries = client.call("SealerFsm.History", 0)["entries"]  # before the resume: the thread may walk on at once
     assert client.call("SealerFsm.Resume", 0, "TreeDBuilt", False, "ticket expired") is True
-    entries = fresh_worker.client().call("SealerFsm.History", 0)["entries"]
     fresh_worker.wait_for(lambda threads: len(client.call("SealerFsm.History", 0)["entries"]) >= len(entries) + 2)
     forced = next(entry for entry in client.call("SealerFsm.History", 0)["entries"] if entry["event"] == "SetState")
     assert (forced["from"], forced["to"], forced["actor"], forced["reason"]) == (

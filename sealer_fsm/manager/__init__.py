@@ -1,7 +1,8 @@
 """The sector manager: the interface the sealing steps call, its value types, and its implementations.
 
-`devnet` (the default) is embedded: a simulated chain in the worker's home. Steps reach the manager through
-`ctx.services["manager"]` and never know which implementation answers.
+`devnet` (the default) is embedded: a simulated chain in the worker's home; `venus.VenusClient` reaches a
+damocles-manager or another host's `sealer-fsm devnet serve`. Steps reach the manager through `ctx.manager` and
+never know which implementation answers.
 """
 
 from sealer_fsm.manager._interface import SectorManager
@@ -9,24 +10,33 @@ from sealer_fsm.manager._types import (
     SEAL_PROOF_TYPES,
     AllocatedSector,
     Deal,
+    FailureReport,
     ManagerError,
     OnChainState,
     PollReply,
     PreCommitInfo,
     Randomness,
     SectorId,
+    SectorStateNotFound,
+    SectorStateReply,
     SeedWait,
     SnapupAllocation,
     SnapupProof,
+    StateReport,
     StoreInfo,
     SubmitReply,
     SubmitResult,
+    ThreadSummary,
+    WorkerPing,
+    WorkerPingRecord,
+    sector_size_of_proof,
 )
 
 __all__ = [
     "SEAL_PROOF_TYPES",
     "AllocatedSector",
     "Deal",
+    "FailureReport",
     "ManagerError",
     "OnChainState",
     "PollReply",
@@ -34,10 +44,17 @@ __all__ = [
     "Randomness",
     "SectorId",
     "SectorManager",
+    "SectorStateNotFound",
+    "SectorStateReply",
     "SeedWait",
     "SnapupAllocation",
     "SnapupProof",
+    "StateReport",
     "StoreInfo",
     "SubmitReply",
     "SubmitResult",
+    "ThreadSummary",
+    "WorkerPing",
+    "WorkerPingRecord",
+    "sector_size_of_proof",
 ]

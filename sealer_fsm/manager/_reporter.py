@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from sealer_fsm.manager._interface import SectorManager
-from sealer_fsm.manager._types import ManagerError, SectorId
+from sealer_fsm.manager._types import ManagerError, SectorId, StateReport
 from sealer_fsm.runtime import WorkerListener
 
 log = logging.getLogger("sealer_fsm.manager")
@@ -24,12 +24,13 @@ class StateReporter(WorkerListener):
         task = thread.task
         if task is None or task.sector is None:
             return
-        report = asyncio.ensure_future(self._report(SectorId.parse(task.sector), source, destination, event))
+        state = StateReport(thread.worker.name, str(thread.config.location), source, destination, event)
+        report = asyncio.ensure_future(self._report(SectorId.parse(task.sector), state))
         self._pending.add(report)
         report.add_done_callback(self._pending.discard)
 
-    async def _report(self, sector: SectorId, source: str, destination: str, event: str) -> None:
+    async def _report(self, sector: SectorId, state: StateReport) -> None:
         try:
-            await self._manager.report_state(sector, source, destination, event)
+            await self._manager.report_state(sector, state)
         except ManagerError as error:
             log.debug("ReportState for %s failed: %s", sector.name, error)

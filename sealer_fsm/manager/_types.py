@@ -20,8 +20,25 @@ SEAL_PROOF_TYPES = {
 }
 
 
+# The sector size of every RegisteredSealProof id: V1 (0-4), V1_1 (5-9), V1_1 with SyntheticPoRep (10-14) and
+# V1_2 NI-PoRep (15-19) repeat the same five sizes.
+_SIZES_BY_PROOF_ORDER = (2 << 10, 8 << 20, 512 << 20, 32 << 30, 64 << 30)
+
+
+def sector_size_of_proof(proof_type: int) -> int | None:
+    """The sector size of a RegisteredSealProof id, None for an id we do not know."""
+    return _SIZES_BY_PROOF_ORDER[proof_type % 5] if 0 <= proof_type < 20 else None
+
+
 class ManagerError(Exception):
     """A sector-manager call failed (network, RPC error): the step should retry later (Temporary)."""
+
+
+class SectorStateNotFound(ManagerError):
+    """The manager has no state for the sector (JSON-RPC error 11001 of the reference): it was aborted or removed
+    on the manager's side, so the worker aborts it too, as the reference worker does."""
+
+    code = 11001
 
 
 class SubmitResult(enum.IntEnum):
@@ -68,10 +85,12 @@ class SectorId:
 class AllocatedSector:
     id: SectorId
     sector_size: int
+    # The RegisteredSealProof the manager allocated the sector with; None: the V1_1 proof of its size.
+    seal_proof: int | None = None
 
     @property
     def proof_type(self) -> int:
-        return SEAL_PROOF_TYPES.get(self.sector_size, 0)
+        return self.seal_proof if self.seal_proof is not None else SEAL_PROOF_TYPES.get(self.sector_size, 0)
 
     def task_data(self) -> dict[str, Any]:
         """The task-data keys every step finds the sector by."""
@@ -174,3 +193,62 @@ class SnapupProof:
     access_instance: str
     piece_cids: list[str]
     proof: bytes
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """A failed step as the reference reports it: its level (`Temporary`, `Permanent`, `Abort`, `Critical`)."""
+
+    level: str
+    desc: str
+
+
+@dataclass(frozen=True)
+class StateReport:
+    """What the worker tells the manager after a step (the reference's ReportStateReq)."""
+
+    instance: str
+    location: str
+    previous: str
+    current: str
+    event: str
+    failure: FailureReport | None = None
+
+
+@dataclass(frozen=True)
+class SectorStateReply:
+    """The manager's view of a sector in answer to a report: `finalized` with the worker still working on it
+    means the manager dropped it (`damocles-manager util sealer sectors abort`), and the worker aborts it."""
+
+    finalized: bool
+    abort_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """Sealing threads of a worker by what they do (the reference's WorkerInfoSummary)."""
+
+    threads: int
+    empty: int
+    paused: int
+    running: int
+    waiting: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class WorkerPing:
+    """The worker's periodic "I am alive" (WorkerPing): its name, control address and threads."""
+
+    name: str
+    dest: str
+    version: str
+    summary: ThreadSummary
+
+
+@dataclass(frozen=True)
+class WorkerPingRecord:
+    """A ping as the manager keeps it: the last one of each worker name, with its time (Unix seconds)."""
+
+    ping: WorkerPing
+    last_ping: int

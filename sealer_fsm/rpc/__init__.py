@@ -18,12 +18,12 @@ from sealer_fsm.rpc._http import (
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
+    REQUEST_HEADERS,
     Route,
     RpcHttpServer,
     ServerLimits,
     ServerStartError,
     TlsFiles,
-    connection_cap,
     text_response,
 )
 from sealer_fsm.rpc._jsonrpc import (
@@ -40,6 +40,7 @@ from sealer_fsm.rpc._jsonrpc import (
     Param,
     RpcError,
 )
+from sealer_fsm.rpc._listener import connection_cap
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -55,6 +56,7 @@ __all__ = [
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",
+    "REQUEST_HEADERS",
     "RESPONSE_TOO_LARGE",
     "AddressError",
     "Dispatcher",

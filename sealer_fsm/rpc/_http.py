@@ -14,32 +14,36 @@ our servers promise on top of it:
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import hmac
 import logging
-import resource
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
 
 from sealer_fsm.rpc._address import format_address
 from sealer_fsm.rpc._jsonrpc import Dispatcher
+from sealer_fsm.rpc._listener import REFUSAL_LOG_INTERVAL_SECONDS, CappedSite, connection_cap
 
 log = logging.getLogger("sealer_fsm.rpc")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 128
 DEFAULT_IDLE_TIMEOUT_SECONDS = 60.0
-REFUSAL_LOG_INTERVAL_SECONDS = 10.0
-# A cap never takes more than this share of the process's descriptor limit: the rest is the sealing threads'.
-_MAX_SHARE_OF_FD_LIMIT = 4
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The HTTP headers of the request a JSON-RPC method is answering (set for the duration of its dispatch), for the
+# rare method that reads one (the devnet's allocation request id).
+REQUEST_HEADERS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "request_headers", default=MappingProxyType({})
+)
 
 
 class ServerStartError(Exception):
@@ -75,87 +79,6 @@ class Route:
     method: str
     path: str
     handler: Handler
-
-
-@dataclass
-class _RefusalLog:
-    """Counts refused connections and says so at most once per interval, never once per connection."""
-
-    cap: int
-    interval: float = REFUSAL_LOG_INTERVAL_SECONDS
-    refused: int = 0
-    _last: float = field(default=-1e18)
-
-    def refuse(self) -> None:
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._last >= self.interval:
-            log.warning(
-                "refusing connections beyond the cap of %d open connections (%d refused so far)",
-                self.cap,
-                self.refused,
-            )
-            self._last = now
-
-
-_REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 30\r\n"
-    b"Retry-After: 1\r\nConnection: close\r\n\r\ntoo many connections; retry\r\n\r\n"
-)
-
-
-class _Refusal(asyncio.Protocol):
-    """A connection over the cap: answered 503 and closed, so it holds its descriptor for no time at all."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_REFUSAL)
-        transport.close()
-
-
-class _CappedSite(web.BaseSite):
-    """A TCP site that hands connections past the cap to `_Refusal` instead of aiohttp's request handler."""
-
-    __slots__ = ("_bound_port", "_cap", "_host", "_port", "_refusals")
-
-    def __init__(self, runner: web.AppRunner, host: str, port: int, cap: int, ssl_context: ssl.SSLContext | None):
-        super().__init__(runner, ssl_context=ssl_context, backlog=512)
-        self._host, self._port, self._cap = host, port, cap
-        self._refusals = _RefusalLog(cap)
-        self._bound_port = port
-
-    @property
-    def name(self) -> str:
-        scheme = "https" if self._ssl_context else "http"
-        return f"{scheme}://{format_address(self._host, self._bound_port)}"
-
-    @property
-    def port(self) -> int:
-        return self._bound_port
-
-    def _protocol(self) -> asyncio.BaseProtocol:
-        server = self._runner.server
-        assert server is not None
-        if len(server.connections) >= self._cap:
-            self._refusals.refuse()
-            return _Refusal()
-        return server()
-
-    async def start(self) -> None:
-        await super().start()
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._protocol, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True
-        )
-        self._bound_port = self._server.sockets[0].getsockname()[1]
-
-
-def connection_cap(wanted: int) -> int:
-    """`wanted`, lowered to a quarter of this process's soft descriptor limit when that is smaller."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft // _MAX_SHARE_OF_FD_LIMIT))
 
 
 class _QuietProtocolLog(logging.Filter):
@@ -214,7 +137,7 @@ class RpcHttpServer:
             handle_signals=False,
             lingering_time=0,  # a body we refused is not read: close at once rather than drain it
         )
-        self._site: _CappedSite | None = None
+        self._site: CappedSite | None = None
         self.host = ""
         self.tls = False
 
@@ -241,7 +164,7 @@ class RpcHttpServer:
                 self.limits.max_connections,
                 cap,
             )
-        site = _CappedSite(self._runner, host, port, cap, ssl_context)
+        site = CappedSite(self._runner, host, port, cap, ssl_context)
         try:
             await site.start()
         except OSError as error:
@@ -278,6 +201,7 @@ class RpcHttpServer:
             response = web.Response(status=413, text=f"request body over {self.limits.max_body} bytes\n")
             response.force_close()
             return response
+        REQUEST_HEADERS.set(request.headers)
         answer = await self.dispatcher.handle(body)
         if answer is None:
             return web.Response(status=204)

@@ -62,7 +62,7 @@ class RpcError(Exception):
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: type  # bool, int, str, float, dict or list; bool is never accepted as an int
+    kind: type  # bool, int, str, float, dict, list or object (any); bool is never accepted as an int
     default: Any = _REQUIRED
     nullable: bool = False
 
@@ -71,8 +71,8 @@ class Param:
         return self.default is _REQUIRED
 
     def check(self, value: Any) -> Any:
-        if value is None and self.nullable:
-            return None
+        if self.kind is object or (value is None and self.nullable):
+            return value  # object: any JSON value, checked by the method itself
         accepted = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
         if not accepted:
             expected = _JSON_TYPE_NAMES[self.kind] + (" or null" if self.nullable else "")
