@@ -14,7 +14,7 @@ from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
-from sealer_fsm.proofs import configure_threads
+from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
 
@@ -64,12 +64,14 @@ def build_worker(
     config: MachineConfig, *, clock: Clock | None = None, manager_calls: CallObserver | None = None
 ) -> Worker:
     """A worker with the built-in steps, the sector manager and the attached stores; the manager hears of every
-    state change, and `manager_calls` of every step's call. The proofs thread budget follows `[proofs]`."""
+    state change, and `manager_calls` of every step's call. `[proofs]` sets the thread budget, the parent cache
+    folder and the stages run simulated."""
     configure_threads(config.proofs.threads)
+    configure_parent_cache_dir(config.resolve(config.proofs.parent_cache_dir))
     manager = build_manager(config, now=None if clock is None else clock.now)
     worker = Worker(
         config,
-        builtin_registry(),
+        builtin_registry(simulate=config.proofs.simulate),
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),

@@ -1,6 +1,7 @@
-"""The simulated proofs: what PC1, PC2, C1, C2 and the snap steps produce where the real algorithms are out of reach.
+"""The simulated proofs: what PC2, C1, C2 and the snap steps produce where the real algorithms are out of reach
+(and PC1 on a machine that asks for it in `[proofs] simulate`).
 
-Real SDR labelling and Poseidon trees are not available yet, and Groth16 proofs (C2, snap prove) need trusted-setup
+Poseidon trees (PC2) are not available yet, and Groth16 proofs (C2, snap prove) need trusted-setup
 parameters no one can have here (reference-proofs.md sections 0 and 5). These stand-ins are deterministic, cheap,
 bound to every input the real proof commits to, and verifiable by recomputation, so the devnet manager can reject
 a wrong one. They are labelled `simulated` wherever a user sees them: blobs carry a `SIMULATED` marker and are
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sealer_fsm.proofs import hash_node
+from sealer_fsm.proofs import hash_node, prover_id
 
 TEXT_PREFIX = "simulated:"
 PROOF_MARKER = b"SIMULATED-PROOF-v1"
@@ -29,32 +30,6 @@ def _digest(domain: bytes, *parts: bytes) -> bytes:
         hasher.update(len(part).to_bytes(4, "little"))
         hasher.update(part)
     return hasher.digest()
-
-
-def prover_id(miner: int) -> bytes:
-    """The miner actor id as Filecoin's prover id: its unsigned varint, zero-padded to 32 bytes."""
-    encoded = bytearray()
-    value = miner
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        encoded.append(byte | (0x80 if value else 0))
-        if not value:
-            break
-    return bytes(encoded).ljust(32, b"\0")
-
-
-def porep_id(proof_type: int) -> bytes:
-    """The 32-byte porep id of a registered seal proof: its id (u64 LE), nonce 0 (u64 LE), 16 zero bytes."""
-    return proof_type.to_bytes(8, "little") + bytes(24)
-
-
-def replica_id(miner: int, number: int, ticket: bytes, comm_d: bytes, proof_type: int) -> bytes:
-    """The replica id PC1 starts from, computed as the reference does (reference-proofs.md 3.2, from source)."""
-    digest = hashlib.sha256(
-        prover_id(miner) + number.to_bytes(8, "big") + ticket + comm_d + porep_id(proof_type)
-    ).digest()
-    return _trunc254(digest)
 
 
 def comm_r(replica: bytes, comm_d: bytes) -> tuple[bytes, bytes, bytes]:

@@ -75,8 +75,11 @@ class FakeContext:
         return function(*args, **kwargs)
 
 
-def devnet_machine(tmp_path: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "") -> Path:
-    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys."""
+def devnet_machine(
+    tmp_path: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "", extra: str = ""
+) -> Path:
+    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys and
+    `extra` is appended (more sections, e.g. `[proofs]`)."""
     settings = {
         "sector_size": '"2KiB"',
         "block_time": '"10ms"',
@@ -110,7 +113,7 @@ def devnet_machine(tmp_path: Path, plans: list[str], devnet: dict[str, Any] | No
     lines += ["[sector_manager]", 'kind = "devnet"', "[sector_manager.devnet]"]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     path = tmp_path / "machine.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 

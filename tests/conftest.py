@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,12 @@ def machine_file(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parent_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test (and every process a test starts) keeps its SDR parent caches in one temporary folder, made
+    once per session, instead of the reference's /var/tmp/filecoin-parents."""
+    folder = tmp_path_factory.mktemp("parent-cache")
+    os.environ["FIL_PROOFS_PARENT_CACHE"] = str(folder)
+    return folder

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,6 +58,22 @@ def test_defaults_follow_the_reference_and_threads_override_them(tmp_path):
     assert first.sealing.rpc_polling_interval == 180.0 and first.sealing.request_task_max_retries == 3
     assert (second.sealing.max_retries, second.sealing.seal_interval, second.plan) == (2, 300.0, "snapup")
     assert first.location == tmp_path / "home" / "a" and str(second.location) == "/abs/b"
+    assert (config.proofs.parent_cache_dir, config.proofs.simulate) == ("parent-cache", [])
+    assert config.resolve(config.proofs.parent_cache_dir) == tmp_path / "home" / "parent-cache"
+    assert config.sector_manager.devnet.proof_type is None
+
+
+def test_the_proofs_section_names_simulated_stages_and_the_parent_cache(tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_text(
+        '[[sealing_thread]]\nlocation = "a"\n'
+        '[proofs]\nsimulate = ["pc1", "pc2"]\nparent_cache_dir = "/srv/parents"\n'
+        '[sector_manager.devnet]\nsector_size = "32GiB"\nproof_type = 3\n'
+    )
+    config = load_machine_file(path)
+    assert config.proofs.simulate == ["pc1", "pc2"]
+    assert config.resolve(config.proofs.parent_cache_dir) == Path("/srv/parents")
+    assert config.sector_manager.devnet.proof_type == 3
 
 
 @pytest.mark.parametrize(
@@ -68,11 +86,24 @@ def test_defaults_follow_the_reference_and_threads_override_them(tmp_path):
         ('[[sealing_thread]]\nlocation = "a"\n[[sealing_thread]]\nlocation = "a"\n', "is already used by thread #0"),
         ("[worker]\nname = 3\n", "[worker] name: expected a string"),
         ('[worker.rpc_server]\nport = "x"\n', "[worker.rpc_server] port: expected a whole number"),
-        ('[[attached]]\nlocation = 1\n', "[[attached]] #0 location: expected a string"),
+        ("[[attached]]\nlocation = 1\n", "[[attached]] #0 location: expected a string"),
         ("", "no [[sealing_thread]] defined"),
         ('[[sealing_thread]]\nlocation = "a"\nsealing = {max_retries = -1}\n', "must not be negative"),
         ('[[sealing_thread]]\nlocation = "a"\n[sector_manager]\nkind = "lotus"\n', "unknown kind 'lotus'"),
-        ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nthreads = 0\n', "[proofs] threads: must be from 1 to 256, got 0"),
+        ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nthreads = 0\n', "[proofs] threads: must be from 1 to 256"),
+        (
+            '[[sealing_thread]]\nlocation = "a"\n[proofs]\nsimulate = ["pc1", "pc3"]\n',
+            "[proofs] simulate: unknown stage 'pc3' (stages: pc1, pc2, c1, c2, snap_encode, snap_prove)",
+        ),
+        ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nsimulate = "pc1"\n', "[proofs] simulate: expected a list"),
+        (
+            '[[sealing_thread]]\nlocation = "a"\n[sector_manager.devnet]\nproof_type = 20\n',
+            "[sector_manager.devnet] proof_type: seal proof type 20 is not registered",
+        ),
+        (
+            '[[sealing_thread]]\nlocation = "a"\n[sector_manager.devnet]\nproof_type = 6\n',
+            "[sector_manager.devnet] proof_type: 6 (StackedDrg8MiBV1_1) seals 8MiB sectors, not 2KiB",
+        ),
         ('[[sealing_thread]]\nlocation = "a"\n[proofs]\nthreads = 999\n', "[proofs] threads: must be from 1 to 256"),
         ("[[sealing_thread]\n", "TOML syntax error"),
     ],

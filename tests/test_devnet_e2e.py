@@ -117,12 +117,12 @@ async def wait_for(condition: Any, timeout: float = 20.0) -> None:
 
 def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_path: Path) -> None:
     config = load_machine_file(
-        devnet_machine(tmp_path, ["sealer", "sealer"], {"ticket_expiry_epochs": 5, "block_time": '"10ms"'}),
+        devnet_machine(tmp_path, ["sealer", "sealer"], {"ticket_expiry_epochs": 100, "block_time": '"10ms"'}),
         tmp_path / "home",
     )
     clock = MovableClock()
     worker = build_worker(config, clock=clock)
-    worker.add_listener(ExpireTickets(clock, seconds=0.1))
+    worker.add_listener(ExpireTickets(clock, seconds=2.0))  # past the expiry, while a real PC1 takes ~30 ms
     closed: dict[int, Any] = {}
 
     class Closed(WorkerListener):

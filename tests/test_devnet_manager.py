@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sealer_fsm import simulated
 from sealer_fsm.manager import OnChainState, PreCommitInfo, SectorId, SubmitResult
 from sealer_fsm.manager.devnet import DevnetManager, deal_payload
-from sealer_fsm.proofs import comm_d_from_pieces, commp_bytes
+from sealer_fsm.proofs import comm_d_from_pieces, commp_bytes, replica_id
 
 SECTOR_SIZE = 2048
 
@@ -35,7 +35,7 @@ async def precommit_info(devnet: DevnetManager, sector: SectorId) -> PreCommitIn
     ]
     comm_d = comm_d_from_pieces(pieces, SECTOR_SIZE)
     ticket = await devnet.assign_ticket(sector)
-    replica = simulated.replica_id(sector.miner, sector.number, ticket.value, comm_d, 5)
+    replica = replica_id(sector.miner, sector.number, ticket.value, comm_d, 5)
     return PreCommitInfo(simulated.comm_r(replica, comm_d)[2], comm_d, ticket)
 
 
@@ -189,7 +189,7 @@ def test_the_simulated_proof_is_verified_and_a_wrong_one_mismatches(tmp_path: Pa
     assert run(devnet.wait_seed(sector)).seed is None
     clock.at += 2
     seed = run(devnet.wait_seed(sector)).seed
-    replica = simulated.replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
+    replica = replica_id(sector.miner, sector.number, info.ticket.value, info.comm_d, 5)
     proof = simulated.porep_proof(simulated.c1_digest(replica, info.comm_r, info.comm_d, seed.value))
     assert proof.startswith(b"SIMULATED-PROOF-v1") and len(proof) == 192
     forged = proof[:-1] + bytes([proof[-1] ^ 1])

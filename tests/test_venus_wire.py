@@ -55,7 +55,7 @@ deals = st.builds(Deal, st.integers(1, 2**64 - 1), cids, u64, u64)
 
 
 def test_an_allocated_sector_is_id_and_proof_type() -> None:
-    sector = AllocatedSector(SectorId(1000, 7), 2048)
+    sector = AllocatedSector(SectorId(1000, 7), 2048, 5)
     assert wire.allocated_sector_to_wire(sector) == {"ID": {"Miner": 1000, "Number": 7}, "ProofType": 5}
     decoded = wire.allocated_sector_from_wire({"ID": {"Miner": 1000, "Number": 7}, "ProofType": 10})
     assert decoded == AllocatedSector(SectorId(1000, 7), 2048, 10) and decoded.proof_type == 10
@@ -139,7 +139,7 @@ def test_stores_and_pings() -> None:
 
 
 def test_snapup_allocation_and_proof() -> None:
-    allocation = SnapupAllocation(AllocatedSector(SectorId(1000, 3), 2048), [Deal(1, PIECE, 256, 100)], COMM_R, "a")
+    allocation = SnapupAllocation(AllocatedSector(SectorId(1000, 3), 2048, 5), [Deal(1, PIECE, 256, 100)], COMM_R, "a")
     encoded = wire.snapup_allocation_to_wire(allocation)
     assert encoded["Public"] == {"CommR": list(COMM_R)} and encoded["Private"] == {"AccessInstance": "a"}
     decoded = wire.snapup_allocation_from_wire(encoded)

@@ -21,7 +21,27 @@ from sealer_fsm.runtime import Worker, WorkerListener
 from sealer_fsm.store import TaskRecord
 from sealer_fsm.units import format_duration
 
-SIMULATION_NOTE = "real: AddPieces, TreeD (CommD), persistence; SIMULATED: PC1, PC2, C1, C2, SnapEncode, SnapProve"
+# The proof stages (config.PROOF_STAGES) as the plans' stage column names them.
+_STAGE_NAMES = {
+    "pc1": "PC1",
+    "pc2": "PC2",
+    "c1": "C1",
+    "c2": "C2",
+    "snap_encode": "SnapEncode",
+    "snap_prove": "SnapProve",
+}
+
+
+def simulated_stages(worker: Worker) -> list[str]:
+    """The proof stages this worker simulates: those without a real step yet, and those its machine file names."""
+    return [name for stage, name in _STAGE_NAMES.items() if worker.registry.is_simulated(stage)]
+
+
+def simulation_note(worker: Worker) -> str:
+    real = [name for stage, name in _STAGE_NAMES.items() if not worker.registry.is_simulated(stage)]
+    simulated = ", ".join(simulated_stages(worker)) or "nothing"
+    return f"real: AddPieces, TreeD (CommD), {', '.join([*real, 'persistence'])}; SIMULATED: {simulated}"
+
 
 log = logging.getLogger("sealer_fsm.run")
 
@@ -55,13 +75,13 @@ class RunProgress(WorkerListener):
         plans = ", ".join(f"{count} {plan}" for plan, count in sorted(self.finished.items())) or "none"
         return (
             f"{self.finished_total} sectors finished ({plans}), {self.aborted} aborted,"
-            f" in {time.monotonic() - self.started:.1f} s; PC1/PC2/C1/C2/snap proofs were simulated"
+            f" in {time.monotonic() - self.started:.1f} s;"
+            f" simulated: {'/'.join(simulated_stages(self.worker)) or 'none'}"
         )
 
     def render(self) -> Group:
-        table = Table(
-            title=f"worker {self.worker.name}", caption=f"* simulated stage. {SIMULATION_NOTE}", title_justify="left"
-        )
+        caption = f"* simulated stage. {simulation_note(self.worker)}"
+        table = Table(title=f"worker {self.worker.name}", caption=caption, title_justify="left")
         for column in ("#", "plan", "sector", "state", "stage", "thread", "elapsed", "retry"):
             table.add_column(column, no_wrap=True)
         table.add_column("last error", overflow="fold", min_width=12)
@@ -88,7 +108,7 @@ class RunProgress(WorkerListener):
         self.worker.add_listener(self)
         if not live:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            log.info("%s", SIMULATION_NOTE)
+            log.info("%s", simulation_note(self.worker))
             yield
             return
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -99,8 +99,14 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         devnet = build_devnet(config)
     except (StoreError, OSError) as error:
+        lock.close()
         raise CliError(f"cannot open the devnet in {config.home}: {error}") from error
     try:
+        if devnet.proof_type is None:
+            raise CliError(
+                f"{config.path}: [sector_manager.devnet] sector_size {config.sector_manager.devnet.sector_size} has no"
+                " seal proof type, which the Venus API needs (use 2KiB, 8MiB, 512MiB, 32GiB or 64GiB)"
+            )
         asyncio.run(_run_server(config, devnet, host, port, token))
     except ServerStartError as error:
         raise CliError(str(error)) from error

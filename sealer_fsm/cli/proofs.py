@@ -1,4 +1,5 @@
-"""`sealer-fsm proofs`: piece commitments of payload files and sector CommD from a piece list.
+"""`sealer-fsm proofs`: piece commitments of payload files and sector CommD from a piece list (PC1's commands
+are in `_proofs_pc1`).
 
 Operators use these to check a deal's piece CID against its file, and a sector's CommD against its deals,
 with the same code the sealing steps run.
@@ -14,13 +15,14 @@ from contextlib import contextmanager
 
 from sealer_fsm import proofs
 from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._proofs_pc1 import register_pc1_commands
 from sealer_fsm.units import format_size, parse_size
 
 _PROGRESS_THRESHOLD = 64 << 20  # smaller files hash in well under a second: no bar
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("proofs", help="compute piece commitments (CommP) and sector CommD")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("proofs", help="piece commitments (CommP), sector CommD, parent caches and PC1")
     commands = parser.add_subparsers(dest="proofs_command", required=True, metavar="COMMAND")
 
     commp = commands.add_parser("commp", help="piece CIDs (v1 and v2) of a payload file")
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commd.add_argument("pieces", nargs="*", metavar="CID:PADDED_SIZE", help="piece CID and padded size")
     commd.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     commd.set_defaults(handler=run_commd)
+    register_pc1_commands(commands)
 
 
 def run_commp(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from sealer_fsm.config._cluster import DEFAULT_DEVNET_LISTEN, DevnetServerConfig, RpcClientConfig
 from sealer_fsm.config._machine import (
+    PROOF_STAGES,
     AttachedStore,
     DevnetConfig,
     MachineConfig,
@@ -19,6 +20,7 @@ from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
     "DEFAULT_DEVNET_LISTEN",
+    "PROOF_STAGES",
     "AttachedStore",
     "ConfigError",
     "DevnetConfig",

@@ -23,6 +23,8 @@ from sealer_fsm.config._cluster import (
 from sealer_fsm.config._reference import reference_keys, set_aside_reference_keys
 from sealer_fsm.config._schema import TOP_LEVEL, ConfigError, Duration, Rate, Size, read_section
 from sealer_fsm.plans import PlanError, resolve_plan_path
+from sealer_fsm.proofs import seal_proof
+from sealer_fsm.units import format_size
 
 MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
 
@@ -104,6 +106,8 @@ class DevnetConfig:
 
     miner: int = 1000
     sector_size: Size = 2048
+    # The registered seal proof the devnet hands out with each sector; unset: the V1_1 proof of sector_size.
+    proof_type: int | None = None
     block_time: Duration = 0.05
     precommit_epochs: int = 2
     seed_epochs: int = 3
@@ -135,6 +139,10 @@ class MetricsConfig:
     enable: bool = True
 
 
+# The proof stages a machine file may simulate, named after their steps.
+PROOF_STAGES = ("pc1", "pc2", "c1", "c2", "snap_encode", "snap_prove")
+
+
 @dataclass(frozen=True)
 class ProofsConfig:
     """How the proving computations run on this host."""
@@ -142,6 +150,11 @@ class ProofsConfig:
     # Threads the multi-threaded C work of the whole worker may run at once (every sealing thread shares
     # them); unset: every core this process may use.
     threads: int | None = None
+    # Where the SDR parent caches live (relative to the worker's home); FIL_PROOFS_PARENT_CACHE overrides it.
+    parent_cache_dir: str = "parent-cache"
+    # Stages to simulate instead of computing (see PROOF_STAGES), e.g. ["pc1", "pc2"] for a 32GiB demo on a
+    # small machine. Simulated stages are labelled `simulated` wherever a user sees them.
+    simulate: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -286,6 +299,16 @@ def _check_manager(manager: SectorManagerConfig) -> None:
         raise ConfigError(
             f"[sector_manager.devnet] sector_size: must be a power of two of at least 256 bytes, got {size}"
         )
+    if manager.devnet.proof_type is not None:
+        try:
+            proof = seal_proof(manager.devnet.proof_type)
+        except ValueError as error:
+            raise ConfigError(f"[sector_manager.devnet] proof_type: {error}") from error
+        if proof.sector_size != size:
+            raise ConfigError(
+                f"[sector_manager.devnet] proof_type: {proof.id} ({proof.name}) seals {format_size(proof.sector_size)}"
+                f" sectors, not {format_size(size)}"
+            )
 
 
 def _resolve_manager_kind(manager: SectorManagerConfig) -> SectorManagerConfig:
@@ -298,3 +321,6 @@ def _resolve_manager_kind(manager: SectorManagerConfig) -> SectorManagerConfig:
 def _check_proofs(proofs: ProofsConfig) -> None:
     if proofs.threads is not None and not 1 <= proofs.threads <= MAX_PROOF_THREADS:
         raise ConfigError(f"[proofs] threads: must be from 1 to {MAX_PROOF_THREADS}, got {proofs.threads}")
+    unknown = [stage for stage in proofs.simulate if stage not in PROOF_STAGES]
+    if unknown:
+        raise ConfigError(f"[proofs] simulate: unknown stage {unknown[0]!r} (stages: {', '.join(PROOF_STAGES)})")

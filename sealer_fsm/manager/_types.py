@@ -10,7 +10,10 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-# Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry).
+from sealer_fsm.proofs import SEAL_PROOFS
+
+# Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry): the
+# proof a manager hands out unless told otherwise.
 SEAL_PROOF_TYPES = {
     2 << 10: 5,
     8 << 20: 6,
@@ -20,14 +23,10 @@ SEAL_PROOF_TYPES = {
 }
 
 
-# The sector size of every RegisteredSealProof id: V1 (0-4), V1_1 (5-9), V1_1 with SyntheticPoRep (10-14) and
-# V1_2 NI-PoRep (15-19) repeat the same five sizes.
-_SIZES_BY_PROOF_ORDER = (2 << 10, 8 << 20, 512 << 20, 32 << 30, 64 << 30)
-
-
 def sector_size_of_proof(proof_type: int) -> int | None:
-    """The sector size of a RegisteredSealProof id, None for an id we do not know."""
-    return _SIZES_BY_PROOF_ORDER[proof_type % 5] if 0 <= proof_type < 20 else None
+    """The sector size of a RegisteredSealProof id, None for an id that is not registered."""
+    proof = SEAL_PROOFS.get(proof_type)
+    return None if proof is None else proof.sector_size
 
 
 class ManagerError(Exception):
@@ -85,12 +84,8 @@ class SectorId:
 class AllocatedSector:
     id: SectorId
     sector_size: int
-    # The RegisteredSealProof the manager allocated the sector with; None: the V1_1 proof of its size.
-    seal_proof: int | None = None
-
-    @property
-    def proof_type(self) -> int:
-        return self.seal_proof if self.seal_proof is not None else SEAL_PROOF_TYPES.get(self.sector_size, 0)
+    # The registered seal proof the manager chose (None: the sector size has none); steps read it from task data.
+    proof_type: int | None
 
     def task_data(self) -> dict[str, Any]:
         """The task-data keys every step finds the sector by."""

@@ -1,6 +1,7 @@
-"""Filecoin commitments: Fr32 padding, the sha256-trunc254 tree, CommP, CommD, and their CIDs.
+"""Filecoin commitments (Fr32 padding, the sha256-trunc254 tree, CommP, CommD, their CIDs) and PC1 (replica id,
+the SDR graph's parent caches, the layers' labels).
 
-The hashing runs in a C extension (SHA-NI or AVX-512, whichever is faster on this CPU, else portable C)
+The hashing runs in C extensions (SHA-NI or AVX-512, whichever is faster on this CPU, else portable C)
 and falls back to a pure-Python reference, with a warning, when the extension is not built.
 See docs/proofs.md.
 """
@@ -11,7 +12,27 @@ from sealer_fsm.proofs._cancel import Cancelled, CancelToken
 from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
+from sealer_fsm.proofs._labels import layer_path, layer_paths, sdr_labels
+from sealer_fsm.proofs._parent_cache import (
+    ParentCache,
+    ParentCacheError,
+    configure_parent_cache_dir,
+    open_parent_cache,
+    parent_cache_dir,
+    parent_cache_name,
+    parent_table,
+)
+from sealer_fsm.proofs._pc1 import PreCommit1, seal_pre_commit_phase1
 from sealer_fsm.proofs._reference import hash_node
+from sealer_fsm.proofs._seal_proofs import (
+    SEAL_PROOFS,
+    SealProof,
+    default_proof_type,
+    porep_id,
+    prover_id,
+    replica_id,
+    seal_proof,
+)
 from sealer_fsm.proofs._sizes import (
     check_piece_size,
     is_piece_size,
@@ -28,29 +49,48 @@ from sealer_fsm.proofs._tree import (
 )
 
 __all__ = [
+    "SEAL_PROOFS",
     "CancelToken",
     "Cancelled",
+    "ParentCache",
+    "ParentCacheError",
     "PieceCommitment",
+    "PreCommit1",
     "Progress",
+    "SealProof",
     "available_backends",
     "backend",
     "check_piece_size",
     "comm_d_from_pieces",
     "commp_bytes",
     "commp_file",
+    "configure_parent_cache_dir",
     "configure_threads",
+    "default_proof_type",
     "fr32_pad",
     "fr32_unpad",
     "hash_node",
     "hashing_threads",
     "is_piece_size",
+    "layer_path",
+    "layer_paths",
     "native_available",
+    "open_parent_cache",
     "padded_size",
+    "parent_cache_dir",
+    "parent_cache_name",
+    "parent_table",
     "parse_piece_cid",
     "parse_sealed_cid",
     "piece_cid_v1",
     "piece_cid_v2",
     "piece_size_for_payload",
+    "porep_id",
+    "prover_id",
+    "replica_id",
+    "sdr_labels",
+    "seal_pre_commit_phase1",
+    "seal_proof",
     "sealed_cid",
     "tree_root",
     "tree_root_of_file",

@@ -1,4 +1,4 @@
-/* SHA-256 of 64-byte messages (a tree node's two children), truncated to 254 bits: see _sha256.h. */
+/* Portable SHA-256 truncated to 254 bits, of 64-byte node pairs and of pre-padded blocks: see _sha256.h. */
 #include "_sha256.h"
 
 #include <string.h>
@@ -55,22 +55,38 @@ static void compress_rounds(uint32_t state[8], const uint32_t wk[64]) {
     state[4] += e; state[5] += f; state[6] += g; state[7] += h;
 }
 
+/* Rounds of one message block: its schedule, then 64 rounds into `state`. */
+static void compress_block(uint32_t state[8], const uint8_t *block) {
+    uint32_t w[64];
+    for (int t = 0; t < 16; t++) w[t] = load_be32(block + 4 * t);
+    expand_schedule(w);
+    for (int t = 0; t < 64; t++) w[t] += sha256_k[t];
+    compress_rounds(state, w);
+}
+
+static void store_truncated_digest(uint8_t *digest, const uint32_t state[8]) {
+    for (int i = 0; i < 8; i++) {
+        digest[4 * i] = (uint8_t)(state[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(state[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(state[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)state[i];
+    }
+    digest[31] &= 0x3F;
+}
+
 void hash_pairs_portable(uint8_t *out, const uint8_t *in, size_t count) {
     for (size_t node = 0; node < count; node++) {
-        uint32_t w[64], state[8];
-        for (int t = 0; t < 16; t++) w[t] = load_be32(in + 64 * node + 4 * t);
-        expand_schedule(w);
-        for (int t = 0; t < 64; t++) w[t] += sha256_k[t];
+        uint32_t state[8];
         memcpy(state, sha256_iv, sizeof state);
-        compress_rounds(state, w);
+        compress_block(state, in + 64 * node);
         compress_rounds(state, sha256_padding_block_wk);
-        uint8_t *digest = out + 32 * node;
-        for (int i = 0; i < 8; i++) {
-            digest[4 * i] = (uint8_t)(state[i] >> 24);
-            digest[4 * i + 1] = (uint8_t)(state[i] >> 16);
-            digest[4 * i + 2] = (uint8_t)(state[i] >> 8);
-            digest[4 * i + 3] = (uint8_t)state[i];
-        }
-        digest[31] &= 0x3F;
+        store_truncated_digest(out + 32 * node, state);
     }
+}
+
+void hash_blocks_portable(uint8_t out[32], const uint8_t *blocks, size_t count) {
+    uint32_t state[8];
+    memcpy(state, sha256_iv, sizeof state);
+    for (size_t block = 0; block < count; block++) compress_block(state, blocks + 64 * block);
+    store_truncated_digest(out, state);
 }

@@ -1,5 +1,5 @@
-/* The x86 backends of _sha256.h: SHA-NI (four nodes interleaved) and AVX-512 (sixteen nodes, one per
- * 32-bit lane). Each function carries its own target attribute, so the module builds with the compiler's
+/* The x86 backends of _sha256.h: SHA-NI (four nodes interleaved, or one long message) and AVX-512 (sixteen
+ * nodes, one per 32-bit lane). Each function carries its own target attribute, so the module builds with the compiler's
  * default flags and runs on any x86-64; the CPU is asked at run time which of them it can execute.
  */
 #include "_sha256.h"
@@ -29,28 +29,18 @@ int cpu_has_avx512(void) {
 
 
 #define SHA_NI __attribute__((target("sha,sse4.1,ssse3")))
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* Hash `lanes` (at most 4) consecutive pairs at once. Every lane runs the same instruction sequence;
- * interleaving them lets the core overlap the 32 dependent sha256rnds2 of each block across lanes. All input
- * is loaded before any output is stored, which is what makes in-place reduction safe. Always inlined with a
- * constant `lanes`, so the loops fully unroll. */
-static inline __attribute__((always_inline)) SHA_NI void sha_ni_lanes(uint8_t *out, const uint8_t *in,
-                                                                       const int lanes) {
-    const __m128i byteswap_words = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    const __m128i truncate_to_254_bits = _mm_set_epi32(0x3FFFFFFF, -1, -1, -1);
-    const __m128i iv_abef = _mm_set_epi32((int)sha256_iv[0], (int)sha256_iv[1], (int)sha256_iv[4], (int)sha256_iv[5]);
-    const __m128i iv_cdgh = _mm_set_epi32((int)sha256_iv[2], (int)sha256_iv[3], (int)sha256_iv[6], (int)sha256_iv[7]);
-    __m128i abef[4], cdgh[4], saved_abef[4], saved_cdgh[4], msg[4][4];
+/* The state lives in two registers as SHA-NI wants it: (a, b, e, f) and (c, d, g, h), high word first. */
+static ALWAYS_INLINE SHA_NI void sha_ni_initial_state(__m128i *abef, __m128i *cdgh) {
+    *abef = _mm_set_epi32((int)sha256_iv[0], (int)sha256_iv[1], (int)sha256_iv[4], (int)sha256_iv[5]);
+    *cdgh = _mm_set_epi32((int)sha256_iv[2], (int)sha256_iv[3], (int)sha256_iv[6], (int)sha256_iv[7]);
+}
 
-#pragma GCC unroll 4
-    for (int l = 0; l < lanes; l++) {
-        abef[l] = iv_abef;
-        cdgh[l] = iv_cdgh;
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; q++)
-            msg[l][q] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 64 * l + 16 * q)), byteswap_words);
-    }
-    /* First block: the message itself, its schedule extended four words at a time. */
+/* 64 rounds over one message block per lane, its schedule extended four words at a time, the lanes
+ * interleaved so that the core overlaps their dependent sha256rnds2. The caller adds the saved state. */
+static ALWAYS_INLINE SHA_NI void sha_ni_message_rounds(__m128i abef[], __m128i cdgh[], __m128i msg[][4],
+                                                       const int lanes) {
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) {
         const __m128i k = _mm_loadu_si128((const __m128i *)&sha256_k[4 * i]);
@@ -66,10 +56,44 @@ static inline __attribute__((always_inline)) SHA_NI void sha_ni_lanes(uint8_t *o
             if (i >= 1 && i <= 12) msg[l][(i + 3) % 4] = _mm_sha256msg1_epu32(msg[l][(i + 3) % 4], msg[l][i % 4]);
         }
     }
+}
+
+static ALWAYS_INLINE SHA_NI void sha_ni_load_block(__m128i msg[4], const uint8_t *block) {
+    const __m128i byteswap_words = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+        msg[q] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * q)), byteswap_words);
+}
+
+/* The big-endian digest, top two bits cleared. */
+static ALWAYS_INLINE SHA_NI void sha_ni_store_digest(uint8_t *out, __m128i abef, __m128i cdgh) {
+    const __m128i byteswap_words = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    const __m128i truncate_to_254_bits = _mm_set_epi32(0x3FFFFFFF, -1, -1, -1);
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    __m128i abcd = _mm_blend_epi16(feba, dchg, 0xF0);
+    __m128i efgh = _mm_alignr_epi8(dchg, feba, 8);
+    _mm_storeu_si128((__m128i *)out, _mm_shuffle_epi8(abcd, byteswap_words));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm_and_si128(_mm_shuffle_epi8(efgh, byteswap_words), truncate_to_254_bits));
+}
+
+/* Hash `lanes` (at most 4) consecutive pairs at once. All input is loaded before any output is stored, which
+ * is what makes in-place reduction safe. Always inlined with a constant `lanes`, so the loops fully unroll. */
+static ALWAYS_INLINE SHA_NI void sha_ni_lanes(uint8_t *out, const uint8_t *in, const int lanes) {
+    __m128i abef[4], cdgh[4], saved_abef[4], saved_cdgh[4], msg[4][4];
 #pragma GCC unroll 4
     for (int l = 0; l < lanes; l++) {
-        abef[l] = saved_abef[l] = _mm_add_epi32(abef[l], iv_abef);
-        cdgh[l] = saved_cdgh[l] = _mm_add_epi32(cdgh[l], iv_cdgh);
+        sha_ni_initial_state(&saved_abef[l], &saved_cdgh[l]);
+        abef[l] = saved_abef[l];
+        cdgh[l] = saved_cdgh[l];
+        sha_ni_load_block(msg[l], in + 64 * l);
+    }
+    /* First block: the message itself. */
+    sha_ni_message_rounds(abef, cdgh, msg, lanes);
+#pragma GCC unroll 4
+    for (int l = 0; l < lanes; l++) {
+        abef[l] = saved_abef[l] = _mm_add_epi32(abef[l], saved_abef[l]);
+        cdgh[l] = saved_cdgh[l] = _mm_add_epi32(cdgh[l], saved_cdgh[l]);
     }
     /* Second block: the constant padding block, its schedule precomputed. */
 #pragma GCC unroll 16
@@ -83,21 +107,27 @@ static inline __attribute__((always_inline)) SHA_NI void sha_ni_lanes(uint8_t *o
         }
     }
 #pragma GCC unroll 4
-    for (int l = 0; l < lanes; l++) {
-        __m128i feba = _mm_shuffle_epi32(_mm_add_epi32(abef[l], saved_abef[l]), 0x1B);
-        __m128i dchg = _mm_shuffle_epi32(_mm_add_epi32(cdgh[l], saved_cdgh[l]), 0xB1);
-        __m128i abcd = _mm_blend_epi16(feba, dchg, 0xF0);
-        __m128i efgh = _mm_alignr_epi8(dchg, feba, 8);
-        _mm_storeu_si128((__m128i *)(out + 32 * l), _mm_shuffle_epi8(abcd, byteswap_words));
-        _mm_storeu_si128((__m128i *)(out + 32 * l + 16),
-                         _mm_and_si128(_mm_shuffle_epi8(efgh, byteswap_words), truncate_to_254_bits));
-    }
+    for (int l = 0; l < lanes; l++)
+        sha_ni_store_digest(out + 32 * l, _mm_add_epi32(abef[l], saved_abef[l]), _mm_add_epi32(cdgh[l], saved_cdgh[l]));
 }
 
 SHA_NI void hash_pairs_sha_ni(uint8_t *out, const uint8_t *in, size_t count) {
     size_t node = 0;
     for (; node + 4 <= count; node += 4) sha_ni_lanes(out + 32 * node, in + 64 * node, 4);
     for (; node < count; node++) sha_ni_lanes(out + 32 * node, in + 64 * node, 1);
+}
+
+SHA_NI void hash_blocks_sha_ni(uint8_t out[32], const uint8_t *blocks, size_t count) {
+    __m128i abef[1], cdgh[1], msg[1][4];
+    sha_ni_initial_state(&abef[0], &cdgh[0]);
+    for (size_t block = 0; block < count; block++) {
+        const __m128i saved_abef = abef[0], saved_cdgh = cdgh[0];
+        sha_ni_load_block(msg[0], blocks + 64 * block);
+        sha_ni_message_rounds(abef, cdgh, msg, 1);
+        abef[0] = _mm_add_epi32(abef[0], saved_abef);
+        cdgh[0] = _mm_add_epi32(cdgh[0], saved_cdgh);
+    }
+    sha_ni_store_digest(out, abef[0], cdgh[0]);
 }
 
 /* ---- AVX-512: sixteen independent nodes, message word t of node j in lane j of w[t] ---------------- */

@@ -1,10 +1,12 @@
 """The built-in steps of the shipped plans, one module per step family.
 
 `builtin_registry()` maps every step name used in `plans/sealer.yaml` and `plans/snapup.yaml` to its function;
-the worker and `sealer-fsm plan check` both use it.
+the worker (with the stages its machine file simulates) and `sealer-fsm plan check` both use it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.steps import allocation, finalization, persistence, pieces, sealing, snap, submission
@@ -36,6 +38,19 @@ _STEPS = {
 }
 
 
-def builtin_registry() -> StepRegistry:
-    """A fresh registry of the built-in steps (callers may add their own steps to it)."""
-    return StepRegistry(_STEPS)
+# The simulated stand-ins of proof stages that have a real step: `[proofs] simulate` swaps them in. (Stages whose
+# step is still simulated, like pc2, need none.)
+_SIMULATED_STAGES = {
+    "pc1": sealing.simulated_pc1,
+}
+
+
+def builtin_registry(simulate: Collection[str] = ()) -> StepRegistry:
+    """A fresh registry of the built-in steps (callers may add their own steps to it). `simulate` names the proof
+    stages (config.PROOF_STAGES) this worker runs simulated; their steps are then the marked stand-ins, so every
+    view that asks `is_simulated` says so."""
+    steps = dict(_STEPS)
+    for stage in simulate:
+        if stage in _SIMULATED_STAGES:
+            steps[stage] = _SIMULATED_STAGES[stage]
+    return StepRegistry(steps)

@@ -1,20 +1,32 @@
 """The sealing computations between TreeD and the proof submission: ticket, PC1, PC2, C1, C2.
 
-The ticket is real (drawn by the manager from its chain). PC1, PC2, C1 and C2 are SIMULATED (see
+The ticket is real (drawn by the manager from its chain), and so is PC1: the replica id and every SDR layer,
+in the sector's cache folder (`sealer_fsm.proofs.seal_pre_commit_phase1`). PC2, C1 and C2 are SIMULATED (see
 `sealer_fsm.simulated`): deterministic stand-ins bound to the same inputs as the real computations, labelled
-`simulated` in task data and logs. They keep the reference's re-run rules: PC1 starts clean, PC2 rewrites the
-replica and its cache through temporary files.
+`simulated` in task data and logs; so is PC1 on a machine whose `[proofs] simulate` names it (`simulated_pc1`).
+They keep the reference's re-run rules: PC1 resumes after its last complete layer, PC2 rewrites the replica and
+its cache through temporary files.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager import Randomness
-from sealer_fsm.proofs import sealed_cid
+from sealer_fsm.proofs import (
+    CancelToken,
+    PreCommit1,
+    parent_cache_dir,
+    replica_id,
+    seal_pre_commit_phase1,
+    seal_proof,
+    sealed_cid,
+)
 from sealer_fsm.registry import simulated_step
-from sealer_fsm.runtime import Outcome, StepContext, StepResult
+from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult, Temporary
 from sealer_fsm.steps._common import (
     SectorFiles,
     call,
@@ -23,6 +35,7 @@ from sealer_fsm.steps._common import (
     remove_path,
     sector_id,
 )
+from sealer_fsm.units import format_size
 
 
 async def assign_ticket(ctx: StepContext) -> StepResult:
@@ -34,21 +47,90 @@ async def assign_ticket(ctx: StepContext) -> StepResult:
 def replica_id_of(data: Any) -> bytes:
     """The replica id from task data: prover, sector number, ticket, CommD and proof type."""
     ticket = Randomness.from_json(data["ticket"])
-    return simulated.replica_id(
-        data["miner"], data["number"], ticket.value, bytes.fromhex(data["comm_d"]), data["proof_type"]
+    return replica_id(data["miner"], data["number"], ticket.value, bytes.fromhex(data["comm_d"]), data["proof_type"])
+
+
+def _pc1_inputs(ctx: StepContext) -> dict[str, Any]:
+    """The arguments of PC1 from task data; a value PC1 cannot use is Permanent (running again cannot fix it)."""
+    try:
+        proof = seal_proof(ctx.require("proof_type"))
+        if proof.sector_size != ctx.require("sector_size"):
+            raise ValueError(
+                f"seal proof {proof.id} ({proof.name}) seals {format_size(proof.sector_size)} sectors, not "
+                f"{format_size(ctx.require('sector_size'))}"
+            )
+        ticket = Randomness.from_json(ctx.require("ticket")).value
+        comm_d = bytes.fromhex(ctx.require("comm_d"))
+        replica_id(ctx.require("miner"), ctx.require("number"), ticket, comm_d, proof.id)  # checks every value
+    except (ValueError, TypeError, KeyError) as error:
+        raise Permanent(f"PC1: {error}") from error
+    return {
+        "miner": ctx.require("miner"),
+        "sector_number": ctx.require("number"),
+        "ticket": ticket,
+        "comm_d": comm_d,
+        "proof_type": proof.id,
+    }
+
+
+def _free_space(path: Path) -> str:
+    """Free space on the file system of `path` (or of its nearest existing parent), for I/O failure messages."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return f"{format_size(shutil.disk_usage(path).free)} free in {path}"
+
+
+def _run_pc1(files: SectorFiles, inputs: dict[str, Any], cancel: CancelToken) -> PreCommit1:
+    remove_path(files.sealed)  # a replica of an earlier PC2 is stale now
+    return seal_pre_commit_phase1(files.cache, **inputs, cancel=cancel)
+
+
+async def pc1(ctx: StepContext) -> StepResult:
+    """TicketAssigned → PC1Done: the replica id and every SDR layer, in the sector's cache folder.
+
+    Safe to run again: the layers already complete for the same replica id are kept, so a kill -9 costs at most
+    the layer being written. The parent cache is generated on first use, once per graph and host.
+    """
+    files = SectorFiles.of(ctx)
+    inputs = _pc1_inputs(ctx)
+    try:
+        out = await ctx.run_blocking(_run_pc1, files, inputs, ctx.cancel_token)
+    except ValueError as error:  # includes a corrupt parent cache: the operator regenerates it
+        raise Permanent(f"PC1: {error}") from error
+    except OSError as error:
+        where = f"{_free_space(files.cache)}, {_free_space(parent_cache_dir())}"
+        raise Temporary(f"PC1: {error.strerror or error} ({where})") from error
+    ctx.log.info(
+        "%s: PC1 done in %.1f s (%d layers, %.0f labels/s), replica id %s",
+        files.name,
+        out.seconds,
+        len(out.layers),
+        out.labels_per_second,
+        out.replica_id.hex()[:16],
+    )
+    return Outcome(
+        "PC1",
+        {
+            "pc1_out": {
+                "replica_id": out.replica_id.hex(),
+                "proof_type": out.proof_type,
+                "layers": [str(path) for path in out.layers],
+            }
+        },
     )
 
 
 def _start_replica(files: SectorFiles) -> None:
-    """PC1 always starts clean: no cache, no sealed file (the reference wipes both)."""
+    """Simulated PC1 starts clean: no cache, no sealed file (the reference wipes both)."""
     remove_path(files.cache)
     remove_path(files.sealed)
     files.cache.mkdir(parents=True)
 
 
 @simulated_step
-async def pc1(ctx: StepContext) -> StepResult:
-    """TicketAssigned → PC1Done. SIMULATED: computes the real replica id but runs no SDR labelling."""
+async def simulated_pc1(ctx: StepContext) -> StepResult:
+    """TicketAssigned → PC1Done where `[proofs] simulate` names pc1. SIMULATED: the real replica id, no SDR
+    labelling."""
     files = SectorFiles.of(ctx)
     replica = replica_id_of(ctx.data)
     await ctx.run_blocking(_start_replica, files)

@@ -63,6 +63,8 @@ class DevnetManager:
         now = now or time.time
         genesis = float(self.db.chain_value("genesis", repr(now())))
         self.clock = EpochClock(genesis, config.block_time, now)
+        # The seal proof of every sector it allocates (None for a size with no registered proof).
+        self.proof_type = SEAL_PROOF_TYPES.get(config.sector_size) if config.proof_type is None else config.proof_type
         self._calls: Counter[tuple[str, int]] = Counter()
 
     def close(self) -> None:
@@ -89,10 +91,9 @@ class DevnetManager:
 
     def _check_proof_type(self, row: Any, proof_type: int | None) -> str | None:
         """Why `proof_type` is not the sector's seal proof (a sentence), or None when it is or was not given."""
-        expected = SEAL_PROOF_TYPES.get(row["sector_size"])
-        if proof_type is None or proof_type == expected:
+        if proof_type is None or proof_type == self.proof_type:
             return None
-        return f"seal proof type {proof_type} is not the sector's ({expected} for {row['sector_size']} bytes)"
+        return f"seal proof type {proof_type} is not the sector's ({self.proof_type})"
 
     # -- allocation and deals ----------------------------------------------------------------------------------
 
@@ -108,7 +109,7 @@ class DevnetManager:
             return None
         number = self.db.next_counter("sector_number")
         self.db.insert_sector(number, self.config.miner, self.config.sector_size)
-        return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size)
+        return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size, self.proof_type)
 
     async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
         self._call("AcquireDeals", sector.number)
@@ -207,7 +208,7 @@ class DevnetManager:
                 " resume the thread into TreeDBuilt to draw a new ticket"
             )
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, desc)
-        fault = _verify.precommit_fault(row, self._deals(json.loads(row["deals"] or "[]")), info)
+        fault = _verify.precommit_fault(row, self.proof_type, self._deals(json.loads(row["deals"] or "[]")), info)
         if fault:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
         return SubmitReply(SubmitResult.ACCEPTED)
@@ -301,7 +302,7 @@ class DevnetManager:
         if self._landed_epoch(row) is None or row["seed_epoch"] is None:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "no landed pre-commit and seed for this sector")
         seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
-        if proof != _verify.expected_porep_proof(row, seed):
+        if proof != _verify.expected_porep_proof(row, self.proof_type, seed):
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "invalid (simulated) proof")
         return SubmitReply(SubmitResult.ACCEPTED)
 
@@ -382,7 +383,7 @@ class DevnetManager:
             return None
         deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
         self.db.update_sector(row["number"], snapup="allocated", snap_deals=dumps([deal.deal_id for deal in deals]))
-        sector = AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"])
+        sector = AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"], self.proof_type)
         return SnapupAllocation(sector, deals, bytes.fromhex(row["comm_r"]), row["persisted"])
 
     async def submit_snapup_proof(self, sector: SectorId, proof: SnapupProof) -> SubmitReply:

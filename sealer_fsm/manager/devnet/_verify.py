@@ -11,33 +11,37 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
-from sealer_fsm.manager._types import SEAL_PROOF_TYPES, Deal, PreCommitInfo, SnapupProof
-from sealer_fsm.proofs import comm_d_from_pieces, parse_piece_cid
+from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof
+from sealer_fsm.proofs import comm_d_from_pieces, parse_piece_cid, replica_id
 
 
 def expected_comm_d(deals: list[Deal], sector_size: int) -> bytes:
     return comm_d_from_pieces([(parse_piece_cid(deal.piece_cid), deal.piece_size) for deal in deals], sector_size)
 
 
-def _replica_id(row: Any, comm_d: bytes) -> bytes:
-    proof_type = SEAL_PROOF_TYPES.get(row["sector_size"], 0)
-    return simulated.replica_id(row["miner"], row["number"], bytes.fromhex(row["ticket"]), comm_d, proof_type)
+def _replica_id(row: Any, proof_type: int, comm_d: bytes) -> bytes:
+    return replica_id(row["miner"], row["number"], bytes.fromhex(row["ticket"]), comm_d, proof_type)
 
 
-def precommit_fault(row: Any, deals: list[Deal], info: PreCommitInfo) -> str | None:
+def precommit_fault(row: Any, proof_type: int | None, deals: list[Deal], info: PreCommitInfo) -> str | None:
     """Why a pre-commit is wrong (a sentence), or None when CommD and the simulated CommR check out."""
     comm_d = expected_comm_d(deals, row["sector_size"])
     if info.comm_d != comm_d:
         return f"CommD {info.comm_d.hex()} does not match the sector's deals (expected {comm_d.hex()})"
-    _, _, comm_r = simulated.comm_r(_replica_id(row, comm_d), comm_d)
+    if proof_type is None:
+        return f"a {row['sector_size']}-byte sector has no registered seal proof, so no replica id to check"
+    _, _, comm_r = simulated.comm_r(_replica_id(row, proof_type, comm_d), comm_d)
     if info.comm_r != comm_r:
         return "CommR does not match the simulated replica of this sector and ticket"
     return None
 
 
-def expected_porep_proof(row: Any, seed: bytes) -> bytes:
+def expected_porep_proof(row: Any, proof_type: int | None, seed: bytes) -> bytes | None:
+    """The simulated proof an honest worker submits (None when the sector has no registered seal proof)."""
+    if proof_type is None:
+        return None
     comm_d, comm_r = bytes.fromhex(row["comm_d"]), bytes.fromhex(row["comm_r"])
-    return simulated.porep_proof(simulated.c1_digest(_replica_id(row, comm_d), comm_r, comm_d, seed))
+    return simulated.porep_proof(simulated.c1_digest(_replica_id(row, proof_type, comm_d), comm_r, comm_d, seed))
 
 
 def snapup_fault(row: Any, deals: list[Deal], proof: SnapupProof) -> str | None:

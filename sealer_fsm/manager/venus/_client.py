@@ -110,7 +110,7 @@ class VenusClient:
     async def submit_precommit(
         self, sector: SectorId, info: PreCommitInfo, reset: bool, *, proof_type: int | None = None
     ) -> SubmitReply:
-        allocated = wire.allocated_sector_to_wire(AllocatedSector(sector, 0, self._proof_type(proof_type)))
+        allocated = wire.allocated_id_to_wire(sector, self._proof_type(proof_type))
         return await self._call(
             "SubmitPreCommit", wire.submit_reply_from_wire, allocated, wire.precommit_to_wire(info), reset
         )

@@ -63,7 +63,14 @@ def _sector_id(fields: Fields) -> SectorId:
 
 
 def allocated_sector_to_wire(sector: AllocatedSector) -> Json:
-    return {"ID": sector_id_to_wire(sector.id), "ProofType": sector.proof_type}
+    if sector.proof_type is None:
+        raise WireError(f"{sector.id.name}: a sector without a seal proof type cannot be sent on the Venus API")
+    return allocated_id_to_wire(sector.id, sector.proof_type)
+
+
+def allocated_id_to_wire(sector: SectorId, proof_type: int) -> Json:
+    """An AllocatedSector from what a worker keeps of it: the id and the seal proof type."""
+    return {"ID": sector_id_to_wire(sector), "ProofType": proof_type}
 
 
 def allocated_sector_from_wire(value: Json, path: str = "AllocatedSector") -> AllocatedSector | None:
