@@ -244,3 +244,18 @@ def test_server_stats_time_every_method(tmp_path: Path) -> None:
     stats = with_client(tmp_path, body)
     assert stats["Venus.AllocateSector"]["calls"] == 2 and stats["Venus.AllocateSector"]["p99_ms"] >= 0
     json.dumps(stats)
+
+
+def test_concurrent_allocations_from_many_clients_never_share_a_number(tmp_path: Path) -> None:
+    async def body(_: VenusClient, server: DevnetServer) -> list[int]:
+        clients = [client_for(server.port) for _ in range(5)]
+        try:
+            sectors = await asyncio.gather(
+                *(client.allocate_sector(None, None) for client in clients for _ in range(40))
+            )
+        finally:
+            await asyncio.gather(*(client.close() for client in clients))
+        return [sector.id.number for sector in sectors if sector is not None]
+
+    numbers = with_client(tmp_path, body)
+    assert sorted(numbers) == list(range(1, 201))
