@@ -32,6 +32,9 @@ _RETRY_FIRST_DELAY = 0.05
 _RETRY_MAX_DELAY = 2.0
 _UNREACHABLE_STATUSES = (502, 503, 504)
 _WARNING_INTERVAL = 10.0
+# Connections one worker keeps to its manager; more concurrent calls wait for one. A manager serves many
+# workers under its own connection cap, so each worker must take only a few of its slots.
+MAX_CONNECTIONS = 8
 
 
 class _Unreachable(Exception):
@@ -62,7 +65,8 @@ class RpcTransport:
         if self._closed:
             raise ManagerError("the sector manager client is closed (the worker is stopping)")
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def close(self) -> None:
