@@ -37,6 +37,7 @@ from sealer_fsm.manager._types import (
 )
 from sealer_fsm.manager.venus import _wire as wire
 from sealer_fsm.manager.venus._values import WireError
+from sealer_fsm.rpc import AddressError, manager_rpc_url
 
 PIECE = "baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq"
 TICKET = bytes(range(32))
@@ -211,3 +212,43 @@ def test_decoders_refuse_what_the_reference_would_not_parse(decode, value, messa
     with pytest.raises(WireError) as caught:
         decode(value)
     assert message in str(caught.value)
+
+
+# -- the manager's address ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        ("/ip4/127.0.0.1/tcp/1789", "http://127.0.0.1:1789/rpc/v0"),
+        ("/ip6/2001:db8::1/tcp/1789", "http://[2001:db8::1]:1789/rpc/v0"),
+        ("/dns/manager/tcp/1789", "http://manager:1789/rpc/v0"),
+        ("/dns4/hello.com/tcp/1789/https", "https://hello.com:1789/rpc/v0"),
+        ("/dns6/hello.com/tcp/1789/http", "http://hello.com:1789/rpc/v0"),
+        ("http://hello.com:1789", "http://hello.com:1789/rpc/v0"),
+        ("https://hello.com", "https://hello.com:443/rpc/v0"),
+        ("HTTP://10.0.0.2:1789/whatever", "http://10.0.0.2:1789/rpc/v0"),
+    ],
+)
+def test_manager_addresses_become_the_rpc_url_as_the_reference_maps_them(address: str, url: str) -> None:
+    assert manager_rpc_url(address) == url
+
+
+@given(text=st.text(max_size=40))
+def test_any_address_text_is_a_url_or_one_clear_error(text: str) -> None:
+    try:
+        url = manager_rpc_url(text)
+    except AddressError as error:
+        assert ("\n" not in str(error) and repr(text) in str(error)) or "address" in str(error)
+    else:
+        assert url.startswith(("http://", "https://")) and url.endswith("/rpc/v0")
+
+
+@given(
+    host=st.ip_addresses(v=4).map(str),
+    port=st.integers(1, 65535),
+    scheme=st.sampled_from(["", "/http", "/https"]),
+)
+def test_multiaddrs_round_trip_host_port_and_scheme(host: str, port: int, scheme: str) -> None:
+    url = manager_rpc_url(f"/ip4/{host}/tcp/{port}{scheme}")
+    assert url == f"{'https' if scheme == '/https' else 'http'}://{host}:{port}/rpc/v0"
