@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
-from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
+from sealer_fsm.reporting import StateReporter
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
 
@@ -78,5 +78,5 @@ def build_worker(
         ),
         clock=clock,
     )
-    worker.add_listener(StateReporter(manager))
+    worker.add_listener(StateReporter(worker, manager))
     return worker

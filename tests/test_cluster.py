@@ -104,3 +104,41 @@ def test_three_workers_seal_for_one_devnet_that_is_killed_twice(
 def pings(devnet: DevnetProcess, capsys: pytest.CaptureFixture[str]) -> list[dict]:
     assert main(["devnet", "workers", "--host", devnet.address, "--json"]) == 0
     return json.loads(capsys.readouterr().out)
+
+
+def test_a_sector_dropped_on_the_manager_is_aborted_by_its_worker_which_takes_the_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    # Pre-commits take 2 s to land, so a sector waits in PCSubmitted long enough to be dropped on the manager.
+    devnet = DevnetProcess(write_manager_file(tmp_path, port, {"precommit_epochs": "200"}), tmp_path / "manager", port)
+    worker = WorkerProcess("w1", write_worker_file(tmp_path, "w1", port, threads=1), tmp_path / "w1")
+
+    def alive() -> None:
+        assert worker.process is not None and worker.process.poll() is None, worker.log.read_text()[-3000:]
+
+    def thread() -> dict:
+        return ControlClient(worker.control).call("VenusWorker.WorkerList")[0]
+
+    devnet.start()
+    try:
+        worker.start()
+        wait_until(lambda: thread()["job_state"] == "PCSubmitted", "a sector waiting for its pre-commit", 60, alive)
+        dropped = thread()["job_id"]
+        assert main(["devnet", "abort", dropped, "--host", devnet.address, "--reason", "bad deal"]) == 0
+        wait_until(lambda: thread()["job_id"] not in (None, dropped), "the next sector", 60, alive)
+        after = thread()
+    finally:
+        exit_code = worker.stop()
+        devnet.stop()
+    capsys.readouterr()
+    assert exit_code == 0 and after["last_error"] is None and after["thread_state"]["state"] != "Paused"
+    assert main(["sectors", "history", dropped, "--home", str(worker.home), "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    abort = next(entry for entry in history if entry["to"] == "Abort")
+    assert (abort["actor"], abort["reason"]) == ("manager", "the manager dropped the sector: bad deal")
+    assert [task["state"] for task in tasks_of(worker.home, capsys) if task["sector"] == dropped] == ["Abort"]
+    leftovers = [path for path in (worker.home / "threads").rglob("*") if dropped in path.name]
+    assert leftovers == [], "the dropped sector's files are removed"
+    row = next(row for row in devnet.sectors() if f"s-t01000-{row['number']}" == dropped)
+    assert (row["status"], row["abort_reason"]) == ("aborted", "bad deal")
