@@ -27,7 +27,8 @@ from sealer_fsm.manager import (
 from sealer_fsm.manager.devnet import DevnetManager, DevnetServer, DevnetService
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.proofs import commp_bytes
-from sealer_fsm.rpc import ServerLimits
+from sealer_fsm.rpc import ServerLimits, TlsFiles
+from tests.support.tls import self_signed_certificate
 
 T = TypeVar("T")
 
@@ -259,3 +260,26 @@ def test_concurrent_allocations_from_many_clients_never_share_a_number(tmp_path:
 
     numbers = with_client(tmp_path, body)
     assert sorted(numbers) == list(range(1, 201))
+
+
+def test_an_https_manager_is_reached_with_its_ca(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+
+    async def main() -> Any:
+        devnet = DevnetManager(devnet_config(block_time=0.01), tmp_path / "home", {})
+        server = DevnetServer(DevnetService(devnet, __version__), None, ServerLimits())
+        await server.start("127.0.0.1", 0, TlsFiles(cert, key))
+        trusted = VenusClient(RpcTransport(f"https://127.0.0.1:{server.port}/rpc/v0", ca_file=str(cert)))
+        untrusted = VenusClient(RpcTransport(f"https://127.0.0.1:{server.port}/rpc/v0", retry_for=60))
+        try:
+            allocated = await trusted.allocate_sector(None, None)
+            with pytest.raises(ManagerError, match=r"TLS with the manager failed: .*certificate verify failed"):
+                await untrusted.allocate_sector(None, None)
+            return allocated
+        finally:
+            await trusted.close()
+            await untrusted.close()
+            await server.close()
+            devnet.close()
+
+    assert asyncio.run(main()).id == SectorId(1000, 1)

@@ -124,6 +124,8 @@ class RpcTransport:
                 self.url, json=body, headers={**self._headers, **(headers or {})}, ssl=self._ssl
             ) as response:
                 payload = await self._read(response, method)
+        except aiohttp.ClientSSLError as error:  # a certificate we do not trust will not change by retrying
+            raise ManagerError(f"{method}: TLS with the manager failed: {error} (rpc_client.tls_ca?)") from error
         except (TimeoutError, aiohttp.ClientConnectionError) as error:
             raise _Unreachable(_describe(error)) from error
         except aiohttp.ClientError as error:
@@ -137,6 +139,8 @@ class RpcTransport:
         try:
             async with self._client().get(url, headers=dict(headers or {}), ssl=self._ssl) as response:
                 return await self._read(response, what)
+        except aiohttp.ClientSSLError as error:
+            raise ManagerError(f"{what}: TLS with the manager failed: {error} (rpc_client.tls_ca?)") from error
         except (TimeoutError, aiohttp.ClientConnectionError) as error:
             raise _Unreachable(_describe(error)) from error
         except aiohttp.ClientError as error:
