@@ -1,5 +1,6 @@
 """Latency of `VenusWorker.WorkerList` on a worker with 1,000 sealing threads (target: p50 under 20 ms), and what
-one abusive request costs it: a batch of 18,000 `SealerFsm.Plans` in 1 MiB (refused whole) and the largest batch accepted.
+one abusive request costs it: a batch of 18,000 `SealerFsm.Plans` in 1 MiB (refused whole) and the largest batch
+accepted.
 
 Starts tests/support/worker_process.py with 1,000 threads walking the shipped plans (one step every
 --step-seconds), then times sequential calls from one keep-alive client. Prints figures; asserts nothing.
