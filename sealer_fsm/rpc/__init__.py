@@ -24,7 +24,6 @@ from sealer_fsm.rpc._http import (
     ServerLimits,
     ServerStartError,
     TlsFiles,
-    text_response,
 )
 from sealer_fsm.rpc._jsonrpc import (
     DEFAULT_MAX_BATCH,
@@ -73,5 +72,4 @@ __all__ = [
     "is_loopback",
     "manager_rpc_url",
     "parse_address",
-    "text_response",
 ]

@@ -18,18 +18,16 @@ import contextvars
 import hmac
 import logging
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from aiohttp import web
 
 from sealer_fsm.rpc._address import format_address
 from sealer_fsm.rpc._jsonrpc import Dispatcher
-from sealer_fsm.rpc._listener import REFUSAL_LOG_INTERVAL_SECONDS, CappedSite, connection_cap
+from sealer_fsm.rpc._listener import CappedSite, EveryInterval, connection_cap
 
 log = logging.getLogger("sealer_fsm.rpc")
 
@@ -86,20 +84,14 @@ class _QuietProtocolLog(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._last = -1e18
-        self._dropped = 0
+        self._lines = EveryInterval()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now - self._last < REFUSAL_LOG_INTERVAL_SECONDS:
-            self._dropped += 1
+        if not self._lines.due():
             return False
         error = record.exc_info[1] if record.exc_info else None
-        record.msg = f"refused a malformed request: {error or record.getMessage()}"
-        if self._dropped:
-            record.msg += f" ({self._dropped} more since the last such line)"
+        record.msg = f"refused a malformed request: {error or record.getMessage()} ({self._lines.count} in all)"
         record.args, record.exc_info, record.exc_text = (), None, None
-        self._last, self._dropped = now, 0
         return True
 
 
@@ -206,8 +198,3 @@ class RpcHttpServer:
         if answer is None:
             return web.Response(status=204)
         return web.Response(body=answer, content_type="application/json")
-
-
-def text_response(status: int, text: str, **headers: Any) -> web.Response:
-    """A plain-text answer of one line, e.g. for 404 or 405 on a route of ours."""
-    return web.Response(status=status, text=text.rstrip("\n") + "\n", headers=headers or None)

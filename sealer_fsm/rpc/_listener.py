@@ -46,7 +46,7 @@ def connection_cap(wanted: int) -> int:
 
 
 @dataclass
-class _EveryInterval:
+class EveryInterval:
     """Says something at most once per interval, with how many times it happened in all."""
 
     interval: float = REFUSAL_LOG_INTERVAL_SECONDS
@@ -85,8 +85,8 @@ class CappedSite(web.BaseSite):
         self._held: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
-        self._refusals = _EveryInterval()
-        self._out_of_fds = _EveryInterval()
+        self._refusals = EveryInterval()
+        self._out_of_fds = EveryInterval()
         self._serving: set[asyncio.Task[None]] = set()
 
     @property
