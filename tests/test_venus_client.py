@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from _devnet_helpers import devnet_config
+from _devnet_helpers import FakeContext, devnet_config
 
 from sealer_fsm import __version__
 from sealer_fsm.manager import (
@@ -28,6 +28,8 @@ from sealer_fsm.manager.devnet import DevnetManager, DevnetServer, DevnetService
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.proofs import commp_bytes
 from sealer_fsm.rpc import ServerLimits, TlsFiles
+from sealer_fsm.runtime import Permanent
+from sealer_fsm.steps.pieces import add_pieces
 from tests.support.tls import self_signed_certificate
 
 T = TypeVar("T")
@@ -283,3 +285,25 @@ def test_an_https_manager_is_reached_with_its_ca(tmp_path: Path) -> None:
             devnet.close()
 
     assert asyncio.run(main()).id == SectorId(1000, 1)
+
+
+def test_a_local_piece_whose_commp_is_not_its_cid_is_never_sealed(tmp_path: Path) -> None:
+    pieces = tmp_path / "pieces"
+    pieces.mkdir()
+
+    async def body(client: VenusClient, _: DevnetServer) -> tuple[Any, FakeContext]:
+        deals: list[Any] = []
+        while not deals:
+            sector = await client.allocate_sector(None, None)
+            assert sector is not None
+            deals = await client.acquire_deals(sector.id, None)
+        (pieces / deals[0].piece_cid).write_bytes(b"not the deal's data".ljust(deals[0].payload_size, b"!"))
+        data = {**sector.task_data(), "deals": [deal.to_json() for deal in deals]}
+        ctx = FakeContext(data, {"manager": client}, tmp_path / "thread")
+        with pytest.raises(Permanent) as caught:
+            await add_pieces(ctx)  # type: ignore[arg-type]
+        return caught.value, ctx
+
+    failure, ctx = with_client(tmp_path, body, local_pieces_dirs=[pieces])
+    assert "does not match its piece" in str(failure)
+    assert not (ctx.location / "data" / "unsealed" / ctx.data["sector_id"]).exists(), "nothing was staged"
