@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
+from sealer_fsm.manager import ManagerError, SectorManager
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
@@ -17,6 +19,8 @@ from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
 from sealer_fsm.reporting import StateReporter
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
+
+log = logging.getLogger("sealer_fsm.assembly")
 
 
 def attached_stores(config: MachineConfig) -> dict[str, Path]:
@@ -50,6 +54,26 @@ def build_manager(config: MachineConfig, now: Callable[[], float] | None = None)
         ca_file=None if client.tls_ca is None else str(config.resolve(client.tls_ca)),
     )
     return VenusClient(transport, piece_token=settings.piece_token, local_pieces_dirs=config.local_pieces_dirs)
+
+
+class UnknownStore(Exception):
+    """An attached store the sector manager does not know: it would never choose it (one sentence)."""
+
+
+async def check_stores_known(manager: SectorManager, stores: list[str], where: str) -> None:
+    """As the reference worker does at start: every attached store must exist on the manager (StoreBasicInfo).
+    A manager that cannot be reached now is not a reason to refuse starting; an unknown name is."""
+    for name in stores:
+        try:
+            known = await manager.store_info(name)
+        except ManagerError as error:
+            log.warning("cannot check the attached stores with the sector manager now: %s", error)
+            return
+        if known is None:
+            raise UnknownStore(
+                f"[[attached]] store {name!r} is not known to the sector manager at {where}"
+                " (its name must be the manager's name for that store)"
+            )
 
 
 async def close_manager(manager: object) -> None:

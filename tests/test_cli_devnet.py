@@ -13,7 +13,7 @@ import pytest
 from sealer_fsm.cli import main
 from sealer_fsm.manager import SectorStateReply, StateReport
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
-from tests.support.cluster import DevnetProcess, free_port, write_manager_file
+from tests.support.cluster import DevnetProcess, free_port, write_manager_file, write_worker_file
 
 
 @pytest.fixture
@@ -107,3 +107,12 @@ def test_abort_drops_a_sector_on_the_manager_and_its_next_report_says_so(devnet:
 
 def test_serve_exits_0_on_sigterm(devnet: DevnetProcess) -> None:
     assert devnet.stop() == 0
+
+
+def test_a_worker_whose_store_the_manager_does_not_know_refuses_to_start(devnet: DevnetProcess, capsys) -> None:
+    machine = write_worker_file(devnet.home.parent, "w1", devnet.port)
+    machine.write_text(machine.read_text().replace('name = "store-b"', 'name = "store-z"'))
+    home = devnet.home.parent / "w1"
+    assert main(["run", "-c", str(machine), "--home", str(home), "--listen", "127.0.0.1:0"]) == 1
+    error = one_line_error(capsys)
+    assert f"store 'store-z' is not known to the sector manager at http://{devnet.address}/rpc/v0" in error

@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from prometheus_client import CollectorRegistry
 
-from sealer_fsm.assembly import build_worker, close_manager
+from sealer_fsm.assembly import UnknownStore, attached_stores, build_worker, check_stores_known, close_manager
 from sealer_fsm.cli._common import CliError
 from sealer_fsm.cli._progress import RunProgress
 from sealer_fsm.config import ConfigError, load_machine_file
@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         services, main = [lambda: progress.shown(live=sys.stdout.isatty()), control], worker.run
     try:
         asyncio.run(serve(worker, services, main))
-    except ControlServerError as error:
+    except (ControlServerError, UnknownStore) as error:
         raise CliError(str(error)) from error
     print(progress.summary())
     return 0
@@ -108,8 +108,11 @@ async def _control_server(
 async def _manager_link(worker: Worker, server: ControlServer) -> AsyncIterator[None]:
     manager = worker.services.manager
     client = worker.config.sector_manager.rpc_client
-    dest = reachable_dest(server.host, server.port, client.url if client is not None else None)
+    url = client.url if client is not None and worker.config.sector_manager.kind == "rpc" else None
+    dest = reachable_dest(server.host, server.port, url)
     try:
+        if url is not None:
+            await check_stores_known(manager, sorted(attached_stores(worker.config)), url)
         async with heartbeat(worker, manager, dest):
             yield
     finally:
