@@ -25,7 +25,4 @@ setup(
             extra_link_args=["-pthread"],
         ),
     ],
-    # The headers ride along as package data so that a source distribution can build the extensions; the stubs
-    # type them.
-    package_data={"sealer_fsm.proofs": ["*.h", "*.pyi"]},
 )

@@ -44,6 +44,7 @@ def write_machine(directory: Path, threads: int, recover_interval: str) -> Path:
         f'[sealing]\nseal_interval = "0s"\nrecover_interval = "{recover_interval}"',
     ]
     lines += [f'[[sealing_thread]]\nlocation = "t{index}"\nplan = "sealer"' for index in range(threads)]
+    lines.append('[[attached]]\nlocation = "store"')  # a worker needs one persist store
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "machine.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -23,10 +23,13 @@ from sealer_fsm.steps import builtin_registry
 log = logging.getLogger("sealer_fsm.assembly")
 
 
-def attached_stores(config: MachineConfig) -> dict[str, Path]:
-    """Writable persist stores by name (a store without a name is named by its location)."""
+def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
+    """The writable (or with `readonly`, the read-only) attached stores by name (a store without a name is
+    named by its location)."""
     return {
-        store.name or store.location: config.resolve(store.location) for store in config.attached if not store.readonly
+        store.name or store.location: config.resolve(store.location)
+        for store in config.attached
+        if store.readonly == readonly
     }
 
 
@@ -35,7 +38,9 @@ def build_devnet(config: MachineConfig, now: Callable[[], float] | None = None) 
     stores = attached_stores(config)
     for path in stores.values():
         path.mkdir(parents=True, exist_ok=True)
-    return DevnetManager(config.sector_manager.devnet, config.home, stores, now=now)
+    return DevnetManager(
+        config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
+    )
 
 
 def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager | VenusClient:
@@ -99,6 +104,7 @@ def build_worker(
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
+            readonly_stores=attached_stores(config, readonly=True),
         ),
         clock=clock,
     )

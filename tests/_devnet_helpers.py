@@ -12,27 +12,43 @@ from sealer_fsm.config import DevnetConfig, SealingConfig
 from sealer_fsm.proofs import CancelToken
 
 
-class MovableClock:
-    """Real time plus a skew a test can add to: "the chain moved on" without sleeping."""
-
-    def __init__(self) -> None:
-        self.skew = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.skew
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 class ManualClock:
     """A clock that moves only when told to."""
 
     def __init__(self, start: float = 1000.0) -> None:
+        self.start = start
         self.at = start
 
     def now(self) -> float:
         return self.at
+
+
+class ChainClock(ManualClock):
+    """The clock of a whole worker and its devnet in a test: the chain moves one block each time a thread waits
+    on it (a poll, a seed wait), and when the test says so, never with wall time. A loaded machine therefore
+    cannot expire a ticket or let a message land early: the story runs the same at any speed.
+
+    Pass it as both `clock` and `manager_calls` to `build_worker`; elapsed times still use the real monotonic
+    clock (they are only shown, never decide anything)."""
+
+    WAITS_ON_CHAIN = frozenset({"poll_precommit", "poll_proof", "wait_seed"})
+
+    def __init__(self, block_time: float, start: float = 1000.0) -> None:
+        super().__init__(start)
+        self.block_time = block_time
+        self.blocks = 0
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def observe(self, method: str, ok: bool, seconds: float | None = None) -> None:
+        if method in self.WAITS_ON_CHAIN:
+            self.advance(1)
+
+    def advance(self, blocks: int) -> None:
+        """Move the chain on by whole blocks (counted, so epochs never suffer float rounding)."""
+        self.blocks += blocks
+        self.at = self.start + (self.blocks + 0.5) * self.block_time  # mid-block: no rounding at the edges
 
 
 class FakeContext:
@@ -57,6 +73,10 @@ class FakeContext:
         return self.services.get("stores", {})
 
     @property
+    def readonly_stores(self) -> dict[str, Path]:
+        return self.services.get("readonly_stores", {})
+
+    @property
     def sector(self) -> str | None:
         return self.data.get("sector_id")
 
@@ -76,10 +96,15 @@ class FakeContext:
 
 
 def devnet_machine(
-    tmp_path: Path, plans: list[str], devnet: dict[str, Any] | None = None, sealing: str = "", extra: str = ""
+    tmp_path: Path,
+    plans: list[str],
+    devnet: dict[str, Any] | None = None,
+    sealing: str = "",
+    extra: str = "",
+    readonly: tuple[str, ...] = (),
 ) -> Path:
-    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys and
-    `extra` is appended (more sections, e.g. `[proofs]`)."""
+    """A machine file for the devnet with tiny intervals; `devnet` overrides [sector_manager.devnet] keys,
+    `extra` is appended (more sections, e.g. `[proofs]`) and the stores named in `readonly` ("a", "b") are."""
     settings = {
         "sector_size": '"2KiB"',
         "block_time": '"10ms"',
@@ -94,7 +119,7 @@ def devnet_machine(
         'name = "test"',
         'drain_timeout = "2s"',
         "[sealing]",
-        "max_retries = 8",
+        "" if "max_retries" in sealing else "max_retries = 8",
         'seal_interval = "0s"',
         'recover_interval = "10ms"',
         'rpc_polling_interval = "10ms"',
@@ -102,14 +127,9 @@ def devnet_machine(
     ]
     for index, plan in enumerate(plans):
         lines += ["[[sealing_thread]]", f'location = "t{index}"', f'plan = "{plan}"']
-    lines += [
-        "[[attached]]",
-        'name = "a"',
-        'location = "store-a"',
-        "[[attached]]",
-        'name = "b"',
-        'location = "store-b"',
-    ]
+    for store in ("a", "b"):
+        lines += ["[[attached]]", f'name = "{store}"', f'location = "store-{store}"']
+        lines += ["readonly = true"] if store in readonly else []
     lines += ["[sector_manager]", 'kind = "devnet"', "[sector_manager.devnet]"]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     path = tmp_path / "machine.toml"

@@ -29,6 +29,7 @@ def machine_file(tmp_path: Path):
         ]
         for index, plan in enumerate(plans):
             lines += ["[[sealing_thread]]", f'location = "t{index}"', f'plan = "{plan}"']
+        lines += ["[[attached]]", 'name = "store"', 'location = "store"']  # a worker needs one persist store
         path = tmp_path / "machine.toml"
         path.write_text("\n".join(lines) + "\n" + extra)
         return path

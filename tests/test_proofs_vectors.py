@@ -1,19 +1,37 @@
-"""The published vectors of reference-proofs.md §2.1, on whichever backend this machine runs."""
+"""Outside vectors: reference-proofs.md §2.1 on whichever backend this machine runs; go-fil-commcid and
+go-fil-commp-hashhash on every backend (tests/data/vectors/README.md); and a cross-check of the backends on
+more than one C chunk of random data."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from sealer_fsm.proofs import (
+    PieceCommitment,
+    available_backends,
     comm_d_from_pieces,
     commp_bytes,
+    commp_file,
+    fr32_pad,
+    hash_node,
     parse_piece_cid,
+    piece_cid_size,
     piece_cid_v1,
+    piece_cid_v2,
+    piece_size_for_payload,
     tree_root,
     unpadded_size,
+    use_backend,
     zero_commitment,
 )
 from sealer_fsm.units import parse_size
+from tests.conftest import DATA
 
 # go-commp-utils zerocomm.PieceComms: (padded size, unpadded size, root of an all-zero piece).
 ZERO_TABLE = [
@@ -108,3 +126,107 @@ def test_frc_0069_first_case() -> None:
 )
 def test_rust_compute_comm_d_of_no_pieces(sector_size: int, root: str) -> None:
     assert comm_d_from_pieces([], sector_size).hex() == root
+
+
+# go-fil-commcid commcid_test.go (@dc003f47) TestMultihashes / TestPieceMhCIDandV1CIDPieceCommitmentConverters:
+# 127 bytes each of 0, 1, 2, 3, then zeros; the v1 CID ignores the trailing zeros of the first two (same tree),
+# the v2 CID records the payload size (padding) and the tree height.
+FRC_0069_DATA = bytes([0] * 127 + [1] * 127 + [2] * 127 + [3] * 127)
+GO_FIL_COMMCID = [
+    (FRC_0069_DATA, "baga6ea4seaqes3nobte6ezpp4wqan2age2s5yxcatzotcvobhgcmv5wi2xh5mbi",
+     "bafkzcibcaaces3nobte6ezpp4wqan2age2s5yxcatzotcvobhgcmv5wi2xh5mbi"),
+    (FRC_0069_DATA + bytes(127 * 4), "baga6ea4seaqn42av3szurbbscwuu3zjssvfwbpsvbjf6y3tukvlgl2nf5rha6pa",
+     "bafkzcibcaac542av3szurbbscwuu3zjssvfwbpsvbjf6y3tukvlgl2nf5rha6pa"),
+    (FRC_0069_DATA + bytes(4), "baga6ea4seaqn42av3szurbbscwuu3zjssvfwbpsvbjf6y3tukvlgl2nf5rha6pa",
+     "bafkzcibd7abqlxticxolgseegik2stpfgkkuwyf6kufex3doorkvmzpjuxwe4dz4"),
+    (FRC_0069_DATA + bytes(5), "baga6ea4seaqn42av3szurbbscwuu3zjssvfwbpsvbjf6y3tukvlgl2nf5rha6pa",
+     "bafkzcibd64bqlxticxolgseegik2stpfgkkuwyf6kufex3doorkvmzpjuxwe4dz4"),
+]  # fmt: skip
+
+
+@contextmanager
+def running_on(backend: str) -> Iterator[None]:
+    use_backend(backend)
+    try:
+        yield
+    finally:
+        use_backend("best")
+
+
+@pytest.fixture(params=available_backends())
+def every_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    with running_on(request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize(("payload", "cid", "cid_v2"), GO_FIL_COMMCID, ids=["0123", "127x4-0s", "4-0s", "5-0s"])
+def test_go_fil_commcid_non_zero_payloads(every_backend: str, payload: bytes, cid: str, cid_v2: str) -> None:
+    commitment = commp_bytes(payload)
+    assert (commitment.cid, commitment.cid_v2, commitment.payload_size) == (cid, cid_v2, len(payload))
+    assert parse_piece_cid(cid_v2) == parse_piece_cid(cid) == commitment.comm
+    assert piece_cid_size(cid_v2) == commitment.piece_size and piece_cid_size(cid) is None
+
+
+@pytest.mark.parametrize(
+    ("cid", "payload_size", "cid_v2"),
+    [  # "empty32GiB" and "empty64GiB": v1 CID plus payload size -> v2 CID, without any data
+        ("baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq", (32 << 30) * 127 // 128,
+         "bafkzcibcaapao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq"),
+        ("baga6ea4seaqomqafu276g53zko4k23xzh4h4uecjwicbmvhsuqi7o4bhthhm4aq", (64 << 30) * 127 // 128,
+         "bafkzcibcaap6mqafu276g53zko4k23xzh4h4uecjwicbmvhsuqi7o4bhthhm4aq"),
+    ],
+)  # fmt: skip
+def test_go_fil_commcid_v1_to_v2_of_empty_sectors(cid: str, payload_size: int, cid_v2: str) -> None:
+    piece_size = piece_size_for_payload(payload_size)
+    assert piece_cid_v2(parse_piece_cid(cid), payload_size, piece_size) == cid_v2
+    assert piece_cid_size(cid_v2) == piece_size
+
+
+def _hashhash_rows(name: str) -> list[tuple[int, int, str]]:
+    rows = (DATA / "vectors" / f"go-fil-commp-hashhash-{name}.txt").read_text().split()
+    return [(int(size), int(piece), cid) for size, piece, cid in (row.split(",") for row in rows)]
+
+
+@pytest.mark.parametrize(("byte", "name"), [(0x00, "zero"), (0xCC, "0xCC")])
+def test_go_fil_commp_hashhash_testdata(every_backend: str, byte: int, name: str) -> None:
+    """Every row of go-fil-commp-hashhash's zero.txt and 0xCC.txt (payloads around each piece-size edge)."""
+    rows = _hashhash_rows(name)
+    assert len(rows) == 18
+    for payload_size, piece_size, cid in rows:
+        commitment = commp_bytes(bytes([byte]) * payload_size)
+        assert (commitment.cid, commitment.piece_size) == (cid, piece_size), payload_size
+
+
+def test_more_than_one_native_chunk_of_random_data_agrees_on_every_backend(tmp_path: Path) -> None:
+    """The multi-chunk path on random data (it was only ever run on zeros): a payload just past one 64 MiB C
+    chunk, in memory on every C backend, from a file and through a pipe (8 MiB stream chunks, another cut),
+    against the root of the two 64 MiB halves computed apart, each as one plain tree.
+
+    (The pure-Python reference agrees too, but takes 10-20 s on this size: it is cross-checked against the C
+    on up to 4 MiB in test_proofs_native.py, and on the vectors above.)"""
+    half = unpadded_size(64 << 20)
+    payload = os.urandom(half + 4097)
+    path = tmp_path / "payload"
+    path.write_bytes(payload)
+    first_half = tree_root(fr32_pad(payload[:half]))
+    second_half = tree_root(fr32_pad(payload[half:].ljust(half, b"\0")))
+    expected = PieceCommitment(hash_node(first_half, second_half), len(payload), 128 << 20)
+    for backend in (name for name in available_backends() if name != "python"):
+        with running_on(backend):
+            assert commp_bytes(payload) == expected, backend
+    assert commp_file(path) == expected
+    with piped(path) as stream:
+        assert commp_file(stream) == expected
+
+
+@contextmanager
+def piped(path: Path) -> Iterator[str]:
+    """`path`'s bytes through a pipe that `cat` fills (so the read is a real stream), as /dev/fd/N."""
+    with open(path, "rb") as source:
+        child = subprocess.Popen(["cat"], stdin=source, stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    try:
+        yield f"/dev/fd/{child.stdout.fileno()}"
+    finally:
+        child.stdout.close()
+        child.wait()

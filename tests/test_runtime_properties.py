@@ -144,6 +144,7 @@ def test_random_outcomes_and_operator_actions_keep_the_invariants(plan, script):
             f'[worker]\ndrain_timeout = "0.05s"\n'
             f'[sealing]\nmax_retries = {MAX_RETRIES}\nseal_interval = "0s"\nrecover_interval = "0s"\n'
             f'[[sealing_thread]]\nlocation = "t0"\nplan = "{plan}"\n'
+            '[[attached]]\nlocation = "store"\n'
         )
 
         async def scenario():

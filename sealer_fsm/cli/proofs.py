@@ -43,8 +43,12 @@ def run_commp(args: argparse.Namespace) -> int:
     try:
         with _progress_bar(args.file) as progress:
             commitment = proofs.commp_file(args.file, progress=progress, threads=args.threads)
+    except proofs.FileChanged as error:
+        raise CliError(str(error)) from None
     except OSError as error:
         raise CliError(f"cannot read {args.file}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise CliError(f"cannot hash {args.file}: {error}") from None
     if args.json:
         print_json(
             {
@@ -82,10 +86,15 @@ def _piece(text: str) -> tuple[bytes, int]:
     if not separator or not cid:
         raise CliError(f"piece {text!r}: expected CID:PADDED_SIZE, e.g. baga6ea4seaq...:2KiB")
     try:
-        comm = proofs.parse_piece_cid(cid)
+        comm, encoded_size = proofs.parse_piece_cid(cid), proofs.piece_cid_size(cid)
     except ValueError as error:
         raise CliError(str(error)) from None
-    return comm, _size(size, f"size of piece {cid}")
+    padded = _size(size, f"size of piece {cid}")
+    if encoded_size is not None and encoded_size != padded:
+        raise CliError(
+            f"piece {cid}: this v2 CID is of a {format_size(encoded_size)} piece, not {format_size(padded)} ({size!r})"
+        )
+    return comm, padded
 
 
 def _size(text: str, what: str) -> int:

@@ -112,7 +112,8 @@ async def _manager_link(worker: Worker, server: ControlServer) -> AsyncIterator[
     dest = reachable_dest(server.host, server.port, url)
     try:
         if url is not None:
-            await check_stores_known(manager, sorted(attached_stores(worker.config)), url)
+            stores = [*attached_stores(worker.config), *attached_stores(worker.config, readonly=True)]
+            await check_stores_known(manager, sorted(stores), url)
         async with heartbeat(worker, manager, dest):
             yield
     finally:

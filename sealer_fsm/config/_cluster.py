@@ -8,11 +8,14 @@ through `[sector_manager] rpc_client`, written as the reference writes it; `[dev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from sealer_fsm.config._schema import ConfigError, Duration
+from sealer_fsm.config._schema import Bounds, ConfigError, Duration, PositiveDuration
 from sealer_fsm.rpc import AddressError, manager_rpc_url, parse_address
 
 DEFAULT_DEVNET_LISTEN = "127.0.0.1:1789"
+# How many connections a server holds open at most (it lowers this to a quarter of its descriptor limit).
+ConnectionCap = Annotated[int, Bounds(low=1, high=1 << 20)]
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class RpcClientConfig:
     # Sent with every call, e.g. { Authorization = "Bearer <token>" } for a manager that wants a token.
     headers: dict[str, str] = field(default_factory=dict)
     # One call's deadline.
-    timeout: Duration = 30.0
+    timeout: PositiveDuration = 30.0
     # A manager that cannot be reached (restarting, network down) is retried with backoff this long before the
     # step sees the error (and retries as a Temporary failure); it rides out a manager restart.
     retry_for: Duration = 120.0
@@ -46,7 +49,7 @@ class DevnetServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     # Every worker keeps a few keep-alive connections: room for a hundred workers by default.
-    max_connections: int = 512
+    max_connections: ConnectionCap = 512
 
 
 def check_rpc_client(client: RpcClientConfig) -> None:
@@ -57,8 +60,6 @@ def check_rpc_client(client: RpcClientConfig) -> None:
     for name, value in client.headers.items():
         if not name or any(char in name for char in ":\r\n") or any(char in value for char in "\r\n"):
             raise ConfigError(f"[sector_manager] rpc_client.headers: {name!r} is not a valid HTTP header")
-    if client.timeout <= 0:
-        raise ConfigError("[sector_manager] rpc_client.timeout: must be more than 0s")
 
 
 def check_devnet_server(server: DevnetServerConfig) -> None:
@@ -66,8 +67,6 @@ def check_devnet_server(server: DevnetServerConfig) -> None:
         parse_address(server.listen)
     except AddressError as error:
         raise ConfigError(f"[devnet_server] listen: {error}") from error
-    if server.max_connections < 1:
-        raise ConfigError("[devnet_server] max_connections: must be at least 1")
     check_tls_pair("[devnet_server]", server.tls_cert, server.tls_key)
 
 

@@ -8,12 +8,14 @@ Every relative path in the file is relative to the worker's home directory.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from sealer_fsm.config._cluster import (
+    ConnectionCap,
     DevnetServerConfig,
     RpcClientConfig,
     check_devnet_server,
@@ -21,37 +23,52 @@ from sealer_fsm.config._cluster import (
     check_tls_pair,
 )
 from sealer_fsm.config._reference import reference_keys, set_aside_reference_keys
-from sealer_fsm.config._schema import TOP_LEVEL, ConfigError, Duration, Rate, Size, read_section
+from sealer_fsm.config._schema import (
+    TOP_LEVEL,
+    ConfigError,
+    Duration,
+    NotYet,
+    PlainName,
+    Port,
+    PositiveDuration,
+    Rate,
+    SectorSize,
+    SectorSizeText,
+    Size,
+    read_section,
+)
 from sealer_fsm.plans import PlanError, resolve_plan_path
 from sealer_fsm.proofs import seal_proof
-from sealer_fsm.units import format_size
+from sealer_fsm.units import format_size, shown
 
 MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
+_VERIFY_AFTER_PC2 = "C1 is simulated, so there is no real proof to check after PC2; remove the key (or set it to false)"
 
 
 @dataclass(frozen=True)
 class RpcServerConfig:
     host: str = "127.0.0.1"
-    port: int = 17890
+    port: Port = 17890
     # Required when `host` is not a loopback address; SEALER_FSM_TOKEN overrides it.
     token: str | None = None
     # PEM certificate and key: the server then speaks HTTPS only (both or neither).
     tls_cert: str | None = None
     tls_key: str | None = None
     # Open connections beyond this are answered 503 and closed (never more than a quarter of the fd limit).
-    max_connections: int = 128
+    max_connections: ConnectionCap = 128
 
 
 @dataclass(frozen=True)
 class WorkerSection:
     REFERENCE_KEYS: ClassVar[tuple[str, ...]] = reference_keys("worker")
 
-    name: str | None = None
+    # Names the worker to operators and the manager, and its default home (var/<name>): never a path.
+    name: PlainName | None = None
     rpc_server: RpcServerConfig = field(default_factory=RpcServerConfig)
     # How long SIGTERM waits for running steps to reach a checkpoint before cancelling them.
     drain_timeout: Duration = 30.0
     # How often the worker tells its sector manager it is alive (WorkerPing), with its thread counts.
-    ping_interval: Duration = 30.0
+    ping_interval: PositiveDuration = 30.0
     # Deal pieces are read from these directories (a file named by the piece CID, or CID.car) before they
     # are fetched from the manager's piece store; `local_pieces_dir` is the reference's older single form.
     local_pieces_dirs: list[str] = field(default_factory=list)
@@ -63,7 +80,7 @@ class SealingConfig:
     """The reference's `[sealing]` keys and defaults; merged per thread with its `sealing` overrides."""
 
     allowed_miners: list[int] | None = None
-    allowed_sizes: list[str] | None = None
+    allowed_sizes: list[SectorSizeText] | None = None
     enable_deals: bool = False
     disable_cc: bool = False
     max_deals: int | None = None
@@ -74,7 +91,7 @@ class SealingConfig:
     rpc_polling_interval: Duration = 180.0
     ignore_proof_check: bool = False
     request_task_max_retries: int = 3
-    verify_after_pc2: bool = False
+    verify_after_pc2: Annotated[bool, NotYet(_VERIFY_AFTER_PC2)] = False
 
 
 @dataclass(frozen=True)
@@ -105,10 +122,10 @@ class DevnetConfig:
     """The embedded devnet sector manager: a simulated chain with failure injection."""
 
     miner: int = 1000
-    sector_size: Size = 2048
+    sector_size: SectorSize = 2048
     # The registered seal proof the devnet hands out with each sector; unset: the V1_1 proof of sector_size.
     proof_type: int | None = None
-    block_time: Duration = 0.05
+    block_time: PositiveDuration = 0.05
     precommit_epochs: int = 2
     seed_epochs: int = 3
     proof_epochs: int = 2
@@ -213,11 +230,16 @@ def load_machine_file(
     `require_threads=False` reads the manager's side of a cluster (`devnet serve`), which seals nothing."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read machine file: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{byte:02x} at offset {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: TOML syntax error: {error}") from error
+    except RecursionError as error:
+        raise ConfigError(f"{path}: TOML nested too deeply to be a machine file") from error
     try:
         return _build(path, raw, home, require_threads)
     except ConfigError as error:
@@ -234,30 +256,27 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None, require_thr
     if not machine.sealing_thread and require_threads:
         raise ConfigError("no [[sealing_thread]] defined: a worker needs at least one thread")
     threads = []
-    seen_locations: dict[Path, int] = {}
+    locations = []
     for index, thread_raw in enumerate(machine.sealing_thread):
         where = f"[[sealing_thread]] #{index}"
         section = read_section(_ThreadSection, thread_raw, where)
         sealing = read_section(SealingConfig, {**sealing_raw, **section.sealing}, f"{where} sealing")
-        location = Path(section.location)
-        location = location if location.is_absolute() else home_path / location
-        if location in seen_locations:
-            owner = seen_locations[location]
-            raise ConfigError(f"{where} location: {section.location!r} is already used by thread #{owner}")
-        seen_locations[location] = index
+        location = _under(home_path, section.location)
+        locations.append((where, section.location, location))
         try:
             plan_path = resolve_plan_path(section.plan, base_dir=home_path)
         except PlanError as error:
-            raise ConfigError(f"{where} plan: {error.faults[0].message} ({section.plan!r})") from error
+            raise ConfigError(f"{where} plan: {error.faults[0].message} ({shown(section.plan)})") from error
+        except OSError as error:  # e.g. a name too long to be a file name
+            raise ConfigError(f"{where} plan: {error.strerror or error} ({shown(section.plan)})") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
     _check_attached(machine.attached)
+    for index, store in enumerate(machine.attached):
+        locations.append((f"[[attached]] #{index}", store.location, _under(home_path, store.location)))
+    _check_locations(locations)
     _check_manager(machine.sector_manager)
     _check_proofs(machine.proofs)
     check_tls_pair("[worker.rpc_server]", machine.worker.rpc_server.tls_cert, machine.worker.rpc_server.tls_key)
-    if machine.worker.rpc_server.max_connections < 1:
-        raise ConfigError("[worker.rpc_server] max_connections: must be at least 1")
-    if machine.worker.ping_interval <= 0:
-        raise ConfigError("[worker] ping_interval: must be more than 0s")
     check_devnet_server(machine.devnet_server)
     return MachineConfig(
         path=path,
@@ -275,13 +294,45 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None, require_thr
     )
 
 
+def _under(home: Path, location: str) -> Path:
+    """A location from the file: relative ones are under the worker's home."""
+    path = Path(location)
+    return path if path.is_absolute() else home / path
+
+
 def _check_attached(attached: list[AttachedStore]) -> None:
+    """Store names are unique, and sectors have somewhere to go: the reference requires one store at least."""
+    if not attached:
+        raise ConfigError("[[attached]]: no persist store: a worker needs one (name, location) to persist sectors")
+    if all(store.readonly for store in attached):
+        raise ConfigError("[[attached]]: no writable persist store: with every store readonly no sector is persisted")
     names: set[str] = set()
     for index, store in enumerate(attached):
         name = store.name or store.location
         if name in names:
             raise ConfigError(f"[[attached]] #{index} name: duplicate store name {name!r}")
         names.add(name)
+
+
+def _check_locations(locations: list[tuple[str, str, Path]]) -> None:
+    """No two threads or stores share a directory, nor lie one inside the other: a thread's local files and a
+    store's persisted ones would then be the same files, and cleaning one would delete the other.
+
+    Compared after resolving `..` and symbolic links, so `threads/0/../0` is `threads/0`."""
+    seen: list[tuple[str, str, Path]] = []
+    for where, written, location in locations:
+        real = Path(os.path.realpath(location))
+        for other, other_written, other_real in seen:
+            if real == other_real:
+                relation = "is the location of"
+            elif real.is_relative_to(other_real):
+                relation = "lies inside the location of"
+            elif other_real.is_relative_to(real):
+                relation = "contains the location of"
+            else:
+                continue
+            raise ConfigError(f"{where} location: {written!r} {relation} {other} ({other_written!r})")
+        seen.append((where, written, real))
 
 
 MANAGER_KINDS = ("devnet", "rpc")
@@ -295,10 +346,6 @@ def _check_manager(manager: SectorManagerConfig) -> None:
     if manager.rpc_client is not None:
         check_rpc_client(manager.rpc_client)
     size = manager.devnet.sector_size
-    if size < 256 or size & (size - 1):
-        raise ConfigError(
-            f"[sector_manager.devnet] sector_size: must be a power of two of at least 256 bytes, got {size}"
-        )
     if manager.devnet.proof_type is not None:
         try:
             proof = seal_proof(manager.devnet.proof_type)

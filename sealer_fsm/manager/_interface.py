@@ -33,8 +33,13 @@ class SectorManager(Protocol):
     ) -> AllocatedSector | None:
         """A new sector number for one of the allowed miners and sizes, or None when none is available now."""
 
-    async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
-        """Deals to put in the sector; an empty list means a committed-capacity (pledge) sector."""
+    async def acquire_deals(
+        self, sector: SectorId, max_deals: int | None, min_used_space: int | None = None
+    ) -> list[Deal]:
+        """Deals to put in the sector; an empty list means a committed-capacity (pledge) sector.
+
+        At most `max_deals` deals (the reference's MaxDeals), filling at least `min_used_space` bytes of the
+        sector once padded (MinUsedSpace) or none at all."""
 
     async def fetch_piece(self, piece_cid: str) -> bytes:
         """The raw payload of a deal's piece (the reference manager's piece store)."""

@@ -18,8 +18,9 @@ from sealer_fsm.plans._loader import (
 )
 from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
 
-# The plans this project ships live at the top of the repository, next to the package.
-SHIPPED_PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
+# The plans this project ships: plans/ at the top of the repository, linked into the package as `shipped` (and
+# copied there in a built wheel), so that a source tree and an installed package both find them.
+SHIPPED_PLANS_DIR = (Path(__file__).parent / "shipped").resolve()
 
 
 def shipped_plan_names() -> list[str]:

@@ -9,7 +9,14 @@ See docs/proofs.md.
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
-from sealer_fsm.proofs._cid import parse_piece_cid, parse_sealed_cid, piece_cid_v1, piece_cid_v2, sealed_cid
+from sealer_fsm.proofs._cid import (
+    parse_piece_cid,
+    parse_sealed_cid,
+    piece_cid_size,
+    piece_cid_v1,
+    piece_cid_v2,
+    sealed_cid,
+)
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
 from sealer_fsm.proofs._labels import layer_path, layer_paths, sdr_labels
@@ -41,6 +48,7 @@ from sealer_fsm.proofs._sizes import (
     unpadded_size,
 )
 from sealer_fsm.proofs._tree import (
+    FileChanged,
     Progress,
     comm_d_from_pieces,
     tree_root,
@@ -52,6 +60,7 @@ __all__ = [
     "SEAL_PROOFS",
     "CancelToken",
     "Cancelled",
+    "FileChanged",
     "ParentCache",
     "ParentCacheError",
     "PieceCommitment",
@@ -82,6 +91,7 @@ __all__ = [
     "parent_table",
     "parse_piece_cid",
     "parse_sealed_cid",
+    "piece_cid_size",
     "piece_cid_v1",
     "piece_cid_v2",
     "piece_size_for_payload",

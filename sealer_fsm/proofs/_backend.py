@@ -75,7 +75,7 @@ def fr32_unpad(data: bytes) -> bytes:
 
 
 def subtree_root_of_buffer(
-    data: bytes, offset: int, padded_len: int, fr32: bool, threads: int, cancel: CancelToken | None = None
+    data: bytes | bytearray, offset: int, padded_len: int, fr32: bool, threads: int, cancel: CancelToken | None = None
 ) -> bytes:
     if _python():
         return _reference.subtree_root_of_buffer(data, offset, padded_len, fr32)

@@ -23,6 +23,8 @@ _SHA256_TRUNC254_PADDED = 0x1012
 _POSEIDON_BLS12_381_A2_FC1 = 0xB401
 _FR32_SHA256_TRUNC254_PADBINTREE = 0x1011
 _COMM_SIZE = 32
+_NODE_SIZE = 32
+_MAX_HEIGHT = 50  # the tree code's limit (32 PiB)
 _BASE32_LOWER = re.compile(r"b[a-z2-7]+")
 
 
@@ -49,13 +51,25 @@ def sealed_cid(comm_r: bytes) -> str:
 
 def parse_piece_cid(cid: str) -> bytes:
     """The 32-byte commitment inside a v1 or v2 piece CID; ValueError naming the CID otherwise."""
+    return _parse_piece_cid(cid)[0]
+
+
+def piece_cid_size(cid: str) -> int | None:
+    """The padded piece size a v2 piece CID records (from its tree height); None for a v1 CID, which has none.
+    ValueError naming the CID if it is not a piece CID."""
+    return _parse_piece_cid(cid)[1]
+
+
+def _parse_piece_cid(cid: str) -> tuple[bytes, int | None]:
     codec, hash_code, digest = _decode(cid)
     if (codec, hash_code) == (_UNSEALED, _SHA256_TRUNC254_PADDED) and len(digest) == _COMM_SIZE:
-        return digest
+        return digest, None
     if (codec, hash_code) == (_RAW, _FR32_SHA256_TRUNC254_PADBINTREE):
-        _, rest = _read_uvarint(digest, cid)
-        if len(rest) == 1 + _COMM_SIZE:
-            return rest[1:]
+        padding, rest = _read_uvarint(digest, cid)
+        if len(rest) == 1 + _COMM_SIZE and 2 <= rest[0] <= _MAX_HEIGHT:
+            piece_size = _NODE_SIZE << rest[0]
+            if padding <= unpadded_size(piece_size):
+                return rest[1:], piece_size
     raise ValueError(f"not a piece CID: {cid!r}")
 
 

@@ -24,6 +24,7 @@
 #define PART_SIZE (1u << 20) /* padded bytes per work item: big enough to amortise, small in memory */
 #define MAX_HEIGHT 50 /* 32 B · 2^50 = 32 PiB: far beyond any sector, and fits in 64 bits */
 #define MAX_THREADS 256
+#define SHORT_READ (-1) /* a file ended before `data_end`: it shrank while being hashed (not an errno) */
 
 typedef struct {
     const char *name;
@@ -94,7 +95,8 @@ typedef struct {
     int error; /* errno of a failed read or allocation (ECANCELED when cancelled), 0 if none */
 } chunk_job;
 
-/* Copy input bytes [offset, offset+length) into `out`, zero-filling what lies past data_end. */
+/* Copy input bytes [offset, offset+length) into `out`, zero-filling what lies past data_end. A file that ends
+ * before data_end is SHORT_READ: it shrank since its size was taken, and zeros would be a wrong commitment. */
 static int read_input(const chunk_job *job, uint64_t offset, uint8_t *out, size_t length) {
     uint64_t remaining = offset < job->data_end ? job->data_end - offset : 0;
     size_t available = remaining < length ? (size_t)remaining : length;
@@ -106,10 +108,9 @@ static int read_input(const chunk_job *job, uint64_t offset, uint8_t *out, size_
             ssize_t got = pread(job->fd, out + done, available - done, (off_t)(offset + done));
             if (got < 0 && errno == EINTR) continue;
             if (got < 0) return errno;
-            if (got == 0) break; /* the file shrank: treat the rest as zeros, like the Python reference */
+            if (got == 0) return SHORT_READ;
             done += (size_t)got;
         }
-        available = done;
     }
     memset(out + available, 0, length - available);
     return 0;
@@ -207,6 +208,10 @@ static PyObject *finish_chunk(chunk_job *job, unsigned long long padded_len, int
     Py_BEGIN_ALLOW_THREADS
     error = run_chunk(job, padded_len, threads, root);
     Py_END_ALLOW_THREADS
+    if (error == SHORT_READ) {
+        return PyErr_Format(PyExc_EOFError, "the file ended before the %llu bytes it had when hashing began",
+                            (unsigned long long)job->data_end);
+    }
     if (error) {
         errno = error;
         return error == ENOMEM ? PyErr_NoMemory() : PyErr_SetFromErrno(PyExc_OSError);
@@ -309,7 +314,8 @@ static PyMethodDef methods[] = {
      "buffer; OSError(ECANCELED) once the one-byte buffer `cancel` is set."},
     {"subtree_root_of_fd", subtree_root_of_fd, METH_VARARGS,
      "subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads, cancel) -> bytes: root of one chunk of "
-     "a file; OSError(ECANCELED) once the one-byte buffer `cancel` is set."},
+     "a file; OSError(ECANCELED) once the one-byte buffer `cancel` is set, EOFError if the file ends before "
+     "data_end."},
     {"available", available, METH_NOARGS, "available() -> tuple[str, ...]: C backends this CPU runs, fastest first."},
     {"current", current, METH_NOARGS, "current() -> str: the backend in use."},
     {"select", select_backend, METH_VARARGS, "select(name): use one of available()."},

@@ -57,7 +57,7 @@ def tree_root(padded: bytes) -> bytes:
     return nodes[0]
 
 
-def subtree_root_of_buffer(data: bytes, offset: int, padded_len: int, fr32: bool) -> bytes:
+def subtree_root_of_buffer(data: bytes | bytearray, offset: int, padded_len: int, fr32: bool) -> bytes:
     """Root over `padded_len` padded bytes taken from `data` at `offset`, zero-filled past its end.
 
     With `fr32` the bytes are raw payload (padded_len·127/128 of them are read and padded); without, they
@@ -68,11 +68,18 @@ def subtree_root_of_buffer(data: bytes, offset: int, padded_len: int, fr32: bool
 
 
 def subtree_root_of_fd(fd: int, data_end: int, offset: int, padded_len: int, fr32: bool) -> bytes:
-    """Like `subtree_root_of_buffer`, reading the file `fd` up to `data_end` instead of a buffer."""
+    """Like `subtree_root_of_buffer`, reading the file `fd` up to `data_end` instead of a buffer.
+
+    EOFError when the file ends before `data_end`: it shrank since its size was taken."""
     wanted = padded_len * FR32_DATA_BLOCK // FR32_PADDED_BLOCK if fr32 else padded_len
     data = b""
     if offset < data_end:
-        data = os.pread(fd, min(wanted, data_end - offset), offset)
+        expected = min(wanted, data_end - offset)
+        while len(data) < expected:
+            got = os.pread(fd, expected - len(data), offset + len(data))
+            if not got:
+                raise EOFError(f"the file ended before the {data_end} bytes it had when hashing began")
+            data += got
     return _root_of_input(data, wanted, fr32)
 
 

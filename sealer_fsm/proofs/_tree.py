@@ -16,10 +16,22 @@ from sealer_fsm.proofs import _backend
 from sealer_fsm.proofs._budget import hashing_threads
 from sealer_fsm.proofs._cancel import CancelToken
 from sealer_fsm.proofs._reference import NODE_SIZE, hash_node
-from sealer_fsm.proofs._sizes import check_piece_size
+from sealer_fsm.proofs._sizes import check_piece_size, piece_size_for_payload
 
 Progress = Callable[[int, int], None]
 """Called as `progress(done, total)` in input bytes after each chunk of a long computation."""
+
+
+class FileChanged(OSError):
+    """A file shrank, grew or was written to while it was hashed: the commitment would not be the file's."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
+        self.message = f"{os.fspath(path)} changed while it was hashed ({what}); hash it again once it is complete"
+        super().__init__(self.message)
+        self.filename = os.fspath(path)
+
+    def __str__(self) -> str:
+        return self.message
 
 _MAX_TREE_HEIGHT = 50  # 32 B · 2^50 = 32 PiB: far beyond any sector, keeps the zero table finite
 
@@ -49,16 +61,45 @@ def tree_root_of_file(
     The file is streamed (bounded memory); its size must be a power-of-two number of 32-byte leaves.
     """
     with open(path, "rb") as file, hashing_threads(check_threads(threads), cancel) as workers:
-        size = os.fstat(file.fileno()).st_size
-        _check_tree_size(size, f"size of {os.fspath(path)}")
-        fd = file.fileno()
-        return root_of_chunks(
+        before = os.fstat(file.fileno())
+        _check_tree_size(before.st_size, f"size of {os.fspath(path)}")
+        return root_of_open_file(
+            path, file.fileno(), before, before.st_size, fr32=False, workers=workers, progress=progress, cancel=cancel
+        )
+
+
+def root_of_open_file(
+    path: str | os.PathLike[str],
+    fd: int,
+    before: os.stat_result,
+    size: int,
+    *,
+    fr32: bool,
+    workers: int,
+    progress: Progress | None,
+    cancel: CancelToken | None,
+) -> bytes:
+    """Root over the first `size` bytes of the open file `fd` (raw payload with `fr32`, else padded leaves),
+    read in chunks. FileChanged if the file is not, after hashing, what it was when `before` was taken: a read
+    came up short (it shrank), or its size or modification time moved (it grew, or was written to)."""
+    tree_size = piece_size_for_payload(size) if fr32 else size
+    try:
+        root = root_of_chunks(
+            tree_size,
             size,
-            size,
-            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, False, workers, cancel),
+            lambda offset, length: _backend.subtree_root_of_fd(fd, size, offset, length, fr32, workers, cancel),
+            fr32=fr32,
             progress=progress,
             cancel=cancel,
         )
+    except EOFError:
+        raise FileChanged(path, f"it shrank from {size} to {os.fstat(fd).st_size} bytes") from None
+    after = os.fstat(fd)
+    if after.st_size != before.st_size:
+        raise FileChanged(path, f"its size went from {before.st_size} to {after.st_size} bytes")
+    if after.st_mtime_ns != before.st_mtime_ns:
+        raise FileChanged(path, "it was written to")
+    return root
 
 
 def zero_commitment(padded_size: int) -> bytes:
@@ -126,6 +167,11 @@ def root_of_chunks(
         roots.append(subtree(offset, chunk))
         if progress is not None:
             progress(min(offset + input_per_chunk, input_size), input_size)
+    return fold_roots(roots)
+
+
+def fold_roots(roots: list[bytes]) -> bytes:
+    """The root over equal subtrees given by their roots, left to right (a power-of-two count)."""
     while len(roots) > 1:
         roots = [hash_node(roots[index], roots[index + 1]) for index in range(0, len(roots), 2)]
     return roots[0]

@@ -55,7 +55,10 @@ class Services:
 
     manager: SectorManager
     # Writable persist stores ([[attached]]) by name: the directories the manager's store names map to here.
+    # Steps persist into these only.
     stores: Mapping[str, Path] = field(default_factory=dict)
+    # Read-only attached stores by name: steps read from them (the old replica of a snapup sector), never write.
+    readonly_stores: Mapping[str, Path] = field(default_factory=dict)
 
 
 class StepContext:
@@ -99,6 +102,11 @@ class StepContext:
     def stores(self) -> Mapping[str, Path]:
         """The writable attached persist stores, by name."""
         return self._thread.worker.services.stores
+
+    @property
+    def readonly_stores(self) -> Mapping[str, Path]:
+        """The read-only attached stores, by name: for reading sector files, never for persisting."""
+        return self._thread.worker.services.readonly_stores
 
     def now(self) -> float:
         return self._thread.worker.clock.now()

@@ -36,7 +36,8 @@ async def acquire_deals(ctx: StepContext) -> StepResult:
     sealing = ctx.sealing
     if not sealing.enable_deals:
         return IDLE if sealing.disable_cc else Outcome("AcquireDeals", {"deals": []})
-    deals = await call("AcquireDeals", manager(ctx).acquire_deals(sector_id(ctx), sealing.max_deals))
+    request = manager(ctx).acquire_deals(sector_id(ctx), sealing.max_deals, min_used_space=sealing.min_deal_space)
+    deals = await call("AcquireDeals", request)
     if not deals and sealing.disable_cc:
         return IDLE
     return Outcome("AcquireDeals", {"deals": [deal.to_json() for deal in deals]})

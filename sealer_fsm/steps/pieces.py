@@ -8,12 +8,14 @@ root of the staged sector, checked against `comm_d_from_pieces` of the recorded 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sealer_fsm.manager import Deal
 from sealer_fsm.proofs import (
+    CancelToken,
     comm_d_from_pieces,
     commp_bytes,
     fr32_pad,
@@ -24,7 +26,7 @@ from sealer_fsm.proofs import (
     zero_commitment,
 )
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
-from sealer_fsm.steps._common import SectorFiles, call, manager
+from sealer_fsm.steps._common import SectorFiles, call, file_errors, manager, temporary_name
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,19 @@ def _pledge_slots(start: int, end: int) -> list[Slot]:
     return slots
 
 
-def write_staged_sector(path: Path, slots: list[Slot], payloads: list[bytes], deals: list[Deal]) -> list[dict]:
+def write_staged_sector(
+    path: Path, slots: list[Slot], payloads: list[bytes], deals: list[Deal]
+) -> list[dict[str, Any]]:
     """Write the Fr32-padded sector to `path` (through a temporary file) and return its pieces for task data."""
+    temporary = temporary_name(path)
+    with file_errors(f"write the staged sector {path}", writing=path, partial=(temporary,)):
+        pieces = _write_slots(temporary, slots, payloads, deals)
+        os.replace(temporary, path)
+    return pieces
+
+
+def _write_slots(temporary: Path, slots: list[Slot], payloads: list[bytes], deals: list[Deal]) -> list[dict[str, Any]]:
     pieces: list[dict[str, Any]] = []
-    temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as file:
         for slot in slots:
             if slot.deal is None:
@@ -81,7 +92,6 @@ def write_staged_sector(path: Path, slots: list[Slot], payloads: list[bytes], de
             file.write(fr32_pad(payload.ljust(unpadded_size(slot.size), b"\0")))
             pieces.append({"cid": deal.piece_cid, "size": slot.size, "deal_id": deal.deal_id})
         file.truncate(file.tell())
-    temporary.replace(path)
     return pieces
 
 
@@ -101,6 +111,11 @@ async def add_pieces(ctx: StepContext) -> StepResult:
     return Outcome("AddPiece", {"pieces": pieces})
 
 
+def _hash_staged_sector(path: Path, cancel: CancelToken) -> bytes:
+    with file_errors(f"hash the staged sector {path}"):
+        return tree_root_of_file(path, cancel=cancel)
+
+
 def pieces_comm_d(pieces: list[dict[str, Any]], sector_size: int) -> bytes:
     """CommD recomputed from the recorded pieces alone (the chain's rule), independent of the staged file."""
     return comm_d_from_pieces([(parse_piece_cid(piece["cid"]), piece["size"]) for piece in pieces], sector_size)
@@ -112,7 +127,7 @@ async def build_tree_d(ctx: StepContext) -> StepResult:
     if not files.unsealed.is_file():
         stage_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "add_pieces"), "?")
         raise Permanent(f"the staged file {files.unsealed} is missing; resume the thread into {stage_state}")
-    comm_d = await ctx.run_blocking(tree_root_of_file, files.unsealed, cancel=ctx.cancel_token)
+    comm_d = await ctx.run_blocking(_hash_staged_sector, files.unsealed, ctx.cancel_token)
     expected = pieces_comm_d(ctx.require("pieces"), ctx.require("sector_size"))
     if comm_d != expected:
         raise Permanent(f"TreeD root {comm_d.hex()} differs from the CommD of the sector's pieces {expected.hex()}")

@@ -12,11 +12,11 @@ from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
+    access_store_path,
     call,
     copy_file_atomically,
     copy_tree_atomically,
     manager,
-    store_path,
 )
 
 
@@ -39,7 +39,7 @@ async def snap_encode(ctx: StepContext) -> StepResult:
     if await call("StoreBasicInfo", manager(ctx).store_info(instance)) is None:
         raise Permanent(f"the sector manager does not know store {instance!r}, which holds {ctx.sector}")
     local = SectorFiles.of(ctx)
-    access = SectorFiles(store_path(ctx, instance), local.name)
+    access = SectorFiles(access_store_path(ctx, instance), local.name)
     new_comm_r = simulated.snap_comm_r(bytes.fromhex(ctx.require("old_comm_r")), bytes.fromhex(ctx.require("comm_d")))
     await ctx.run_blocking(_encode_update, local, access, new_comm_r)
     ctx.log.info("%s: snap encode simulated, new CommR %s", local.name, new_comm_r.hex()[:16])

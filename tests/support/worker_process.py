@@ -92,6 +92,7 @@ def write_machine_file(home: Path, threads: int, plans: list[str], port: int) ->
     ]
     for index in range(threads):
         lines += ["[[sealing_thread]]", f'location = "threads/{index}"', f'plan = "{plans[index % len(plans)]}"']
+    lines += ["[[attached]]", 'name = "store"', 'location = "store"']  # a worker needs one persist store
     path = home / "machine.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -83,6 +83,7 @@ def write_machine_file(directory: Path, plans: list[str]) -> Path:
     path.write_text(
         '[worker]\nname = "tui-test"\n\n'
         '[sealing]\nseal_interval = "0s"\nrecover_interval = "0s"\nmax_retries = 0\n\n' + threads
+        + '[[attached]]\nname = "store"\nlocation = "store"\n'
     )
     return path
 

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS sectors (
     abort_reason TEXT,
     snapup TEXT,                               -- NULL | allocated | upgraded | aborted
     snap_deals TEXT, snap_comm_r TEXT, snap_attempts INTEGER NOT NULL DEFAULT 0
+    -- and the _ADDED_COLUMNS below
 );
 CREATE TABLE IF NOT EXISTS deals (
     deal_id INTEGER PRIMARY KEY,
@@ -60,11 +61,29 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 """
 
+# Columns added since devnet.db was first written; a database from before gets them when it is opened.
+_ADDED_COLUMNS = (
+    # 1 once a poll told the worker that the latest pre-commit (proof) attempt failed on chain: only then is
+    # the next submission a new attempt; until then an identical one is a retry, answered DuplicateSubmit.
+    ("sectors", "precommit_failure_seen", "INTEGER NOT NULL DEFAULT 0"),
+    ("sectors", "proof_failure_seen", "INTEGER NOT NULL DEFAULT 0"),
+    # The accepted snapup submission (CommR, CommD, pieces, proof), to tell a retry from a different one.
+    ("sectors", "snap_submission", "TEXT"),
+)
+
 
 class DevnetDatabase:
     def __init__(self, path: Path) -> None:
         self._db = connect_wal(path)
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        with self.transaction() as db:
+            for table, column, declaration in _ADDED_COLUMNS:
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self._db.close()
@@ -76,7 +95,7 @@ class DevnetDatabase:
         """A chain parameter, stored on first use so that a restart continues the same chain."""
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES (?, ?)", (key, default))
-            return db.execute("SELECT value FROM chain WHERE key = ?", (key,)).fetchone()["value"]
+            return str(db.execute("SELECT value FROM chain WHERE key = ?", (key,)).fetchone()["value"])
 
     def next_counter(self, key: str) -> int:
         with self.transaction() as db:
@@ -86,7 +105,8 @@ class DevnetDatabase:
             return value
 
     def sector(self, number: int) -> sqlite3.Row | None:
-        return self._db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+        row: sqlite3.Row | None = self._db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+        return row
 
     def sectors(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM sectors ORDER BY number").fetchall()
@@ -102,11 +122,13 @@ class DevnetDatabase:
             _update(db, number, columns)
 
     def first_snapup_candidate(self) -> sqlite3.Row | None:
-        """The oldest finalized committed-capacity sector not yet offered for an upgrade."""
-        return self._db.execute(
-            "SELECT * FROM sectors WHERE status = 'finalized' AND deals = '[]' AND snapup IS NULL"
+        """The oldest finalized committed-capacity sector not yet offered for an upgrade (no deals: none were
+        made for it, or the worker never asked, its deals being disabled)."""
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM sectors WHERE status = 'finalized' AND (deals IS NULL OR deals = '[]') AND snapup IS NULL"
             " AND persisted IS NOT NULL ORDER BY number LIMIT 1"
         ).fetchone()
+        return row
 
     def insert_deal(self, deal_id: int, sector: int, piece_cid: str, piece_size: int, payload_size: int) -> None:
         with self.transaction() as db:
@@ -125,7 +147,8 @@ class DevnetDatabase:
         return [rows[deal_id] for deal_id in deal_ids]
 
     def deal_by_cid(self, piece_cid: str) -> sqlite3.Row | None:
-        return self._db.execute("SELECT * FROM deals WHERE piece_cid = ?", (piece_cid,)).fetchone()
+        row: sqlite3.Row | None = self._db.execute("SELECT * FROM deals WHERE piece_cid = ?", (piece_cid,)).fetchone()
+        return row
 
     def record_submission(
         self, epoch: int, sector: int, kind: str, result: str, detail: str, changes: dict[str, Any]

@@ -53,11 +53,22 @@ CC_SHARE = 0.5
 
 
 class DevnetManager:
-    """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own)."""
+    """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own).
 
-    def __init__(self, config: DevnetConfig, home: Path, stores: Mapping[str, Path], now: Now | None = None) -> None:
+    `stores` are the persist stores it hands out (StoreReserveSpace); `readonly_stores` it knows too, as the
+    reference manager does: they still hold sectors (StoreBasicInfo, snapup access) but take no new ones."""
+
+    def __init__(
+        self,
+        config: DevnetConfig,
+        home: Path,
+        stores: Mapping[str, Path],
+        now: Now | None = None,
+        readonly_stores: Mapping[str, Path] | None = None,
+    ) -> None:
         self.config = config
         self.stores = dict(stores)
+        self.all_stores = {**(readonly_stores or {}), **self.stores}
         self.db = DevnetDatabase(Path(home) / DATABASE_NAME)
         self.draws = Draws(config.seed)
         now = now or time.time
@@ -111,20 +122,29 @@ class DevnetManager:
         self.db.insert_sector(number, self.config.miner, self.config.sector_size)
         return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size, self.proof_type)
 
-    async def acquire_deals(self, sector: SectorId, max_deals: int | None) -> list[Deal]:
+    async def acquire_deals(
+        self, sector: SectorId, max_deals: int | None, min_used_space: int | None = None
+    ) -> list[Deal]:
+        """The sector's deals, decided once: none (committed capacity) for about half the sectors, and none when
+        the deals drawn would fill less than `min_used_space` bytes of the sector (the reference's MinUsedSpace)."""
         self._call("AcquireDeals", sector.number)
         row = self._row(sector)
         if row["deals"] is not None:
             return self._deals(json.loads(row["deals"]))
         deals = []
         if not self.draws.chance(CC_SHARE, "cc", sector.number):
-            deals = self._make_deals(sector.number, ("deals", sector.number), max_deals)
+            deals = self._make_deals(sector.number, ("deals", sector.number), max_deals, min_used_space)
         self.db.update_sector(sector.number, deals=dumps([deal.deal_id for deal in deals]))
         return deals
 
-    def _make_deals(self, sector: int, key: object, max_deals: int | None) -> list[Deal]:
+    def _make_deals(
+        self, sector: int, key: object, max_deals: int | None, min_used_space: int | None = None
+    ) -> list[Deal]:
+        sizes = deal_piece_sizes(self.draws, key, self.config.sector_size, max_deals)
+        if sum(piece_size for piece_size, _ in sizes) < (min_used_space or 0):
+            return []
         deals = []
-        for piece_size, payload_size in deal_piece_sizes(self.draws, key, self.config.sector_size, max_deals):
+        for piece_size, payload_size in sizes:
             deal_id = self.db.next_counter("deal_id")
             commitment = commp_bytes(self.draws.deal_payload(deal_id, payload_size))
             assert commitment.piece_size == piece_size
@@ -174,10 +194,17 @@ class DevnetManager:
         return self._settle_submission("precommit", "SubmitPreCommit", sector, row, head, reply, accepted)
 
     def _settle_submission(
-        self, kind: str, method: str, sector: SectorId, row: Any, head: int, reply: SubmitReply, accepted: dict
+        self,
+        kind: str,
+        method: str,
+        sector: SectorId,
+        row: Any,
+        head: int,
+        reply: SubmitReply,
+        accepted: dict[str, Any],
     ) -> SubmitReply:
-        """Log a submission; an accepted one is stored with `accepted`, gets its landing outcome drawn, and its
-        reply may be lost (so the worker resubmits and must get a duplicate, not a conflict)."""
+        """Log a submission; an accepted one is stored with `accepted` as a new attempt, gets its landing outcome
+        drawn, and its reply may be lost (so the worker resubmits and must get a duplicate, not a conflict)."""
         changes: dict[str, Any] = {}
         if reply.result is SubmitResult.ACCEPTED:
             attempts = row[f"{kind}_attempts"] + 1
@@ -186,19 +213,29 @@ class DevnetManager:
                 f"{kind}_epoch": head,
                 f"{kind}_attempts": attempts,
                 f"{kind}_outcome": self._landing_outcome(kind, sector.number, attempts),
+                f"{kind}_failure_seen": 0,
             }
         self.db.record_submission(head, sector.number, kind, reply.result.name, reply.desc, changes)
         if reply.result is SubmitResult.ACCEPTED:
             self._reply_lost(method, sector.number)
         return reply
 
+    @staticmethod
+    def _pending(row: Any, kind: str) -> bool:
+        """Whether the sector's latest `kind` attempt still stands: accepted, and no poll has yet told the worker
+        it failed. Whatever fate was drawn for it, a submission until then is a retry of that attempt (after a
+        lost reply or a crash), never a new one: nothing is submitted twice."""
+        return bool(row[f"{kind}_attempts"]) and not row[f"{kind}_failure_seen"]
+
     def _judge_precommit(self, row: Any, info: PreCommitInfo, head: int) -> SubmitReply:
         if row["status"] == "aborted":
             return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
-        if row["comm_r"] is not None and row["precommit_outcome"] != "failed":
-            if row["comm_r"] == info.comm_r.hex() and row["comm_d"] == info.comm_d.hex():
+        if self._pending(row, "precommit"):
+            same = (row["comm_r"], row["comm_d"]) == (info.comm_r.hex(), info.comm_d.hex())
+            same = same and (row["ticket"], row["ticket_epoch"]) == (info.ticket.value.hex(), info.ticket.epoch)
+            if same:
                 return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "already pre-committed")
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit is on chain")
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different pre-commit was submitted")
         if row["ticket"] != info.ticket.value.hex() or row["ticket_epoch"] != info.ticket.epoch:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the ticket is not the one assigned")
         if self._ticket_expired(info.ticket.epoch, head):
@@ -231,10 +268,17 @@ class DevnetManager:
             return PollReply(OnChainState.SHOULD_ABORT, "the chain dropped the sector (injected)")
         return PollReply(OnChainState.LANDED)
 
+    def _poll_attempt(self, kind: str, sector: SectorId, epochs: int) -> PollReply:
+        """Where the latest `kind` attempt is on chain; once the worker hears it failed, it may submit anew."""
+        row = self._row(sector)
+        reply = self._poll(row[f"{kind}_epoch"], row[f"{kind}_outcome"], epochs)
+        if reply.state is OnChainState.FAILED and not row[f"{kind}_failure_seen"]:
+            self.db.update_sector(sector.number, **{f"{kind}_failure_seen": 1})
+        return reply
+
     async def poll_precommit(self, sector: SectorId) -> PollReply:
         self._call("PollPreCommitState", sector.number)
-        row = self._row(sector)
-        return self._poll(row["precommit_epoch"], row["precommit_outcome"], self.config.precommit_epochs)
+        return self._poll_attempt("precommit", sector, self.config.precommit_epochs)
 
     # -- persistence -------------------------------------------------------------------------------------------
 
@@ -248,14 +292,15 @@ class DevnetManager:
 
     async def store_info(self, instance: str) -> StoreInfo | None:
         self._call("StoreBasicInfo")
-        path = self.stores.get(instance)
+        path = self.all_stores.get(instance)
         return None if path is None else StoreInfo(instance, str(path))
 
     async def submit_persisted(self, sector: SectorId, instance: str, is_upgrade: bool) -> bool:
         self._call("SubmitPersistedEx", sector.number)
         self._row(sector)
         kinds = ("update", "update-cache") if is_upgrade else ("sealed", "cache")
-        if instance not in self.stores or not _verify.files_present(self.stores[instance], sector.name, kinds):
+        store = self.all_stores.get(instance)
+        if store is None or not _verify.files_present(store, sector.name, kinds):
             return False
         if not is_upgrade:
             self.db.update_sector(sector.number, persisted=instance)
@@ -295,7 +340,7 @@ class DevnetManager:
     def _judge_proof(self, row: Any, proof: bytes) -> SubmitReply:
         if row["status"] == "aborted":
             return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
-        if row["proof"] is not None and row["proof_outcome"] != "failed":
+        if self._pending(row, "proof"):
             if row["proof"] == proof.hex():
                 return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "proof already submitted")
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different proof was submitted")
@@ -308,9 +353,8 @@ class DevnetManager:
 
     async def poll_proof(self, sector: SectorId) -> PollReply:
         self._call("PollProofState", sector.number)
-        row = self._row(sector)
-        reply = self._poll(row["proof_epoch"], row["proof_outcome"], self.config.proof_epochs)
-        if reply.state is OnChainState.LANDED and row["status"] == "allocated":
+        reply = self._poll_attempt("proof", sector, self.config.proof_epochs)
+        if reply.state is OnChainState.LANDED and self._row(sector)["status"] == "allocated":
             self.db.update_sector(sector.number, status="proven")
         return reply
 
@@ -391,9 +435,12 @@ class DevnetManager:
         row = self._row(sector)
         head = self.clock.head()
         changes: dict[str, Any] = {}
+        submission = _snapup_submission(proof)
         if row["snapup"] == "upgraded":
-            same = row["snap_comm_r"] == proof.comm_r.hex()
-            reply = SubmitReply(SubmitResult.DUPLICATE_SUBMIT if same else SubmitResult.MISMATCHED_SUBMISSION)
+            if row["snap_submission"] in (None, submission):  # None: accepted before submissions were recorded
+                reply = SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "the upgrade was already accepted")
+            else:
+                reply = SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different upgrade was accepted")
         elif row["snapup"] != "allocated":
             reply = SubmitReply(SubmitResult.REJECTED, "the sector is not being upgraded")
         else:
@@ -405,8 +452,10 @@ class DevnetManager:
             ):
                 reply = SubmitReply(SubmitResult.FILES_MISSED, "the update files could not be read (injected)")
             if reply.result is SubmitResult.ACCEPTED:
-                changes.update(snapup="upgraded", snap_comm_r=proof.comm_r.hex())
+                changes.update(snapup="upgraded", snap_comm_r=proof.comm_r.hex(), snap_submission=submission)
         self.db.record_submission(head, sector.number, "snapup", reply.result.name, reply.desc, changes)
+        if reply.result is SubmitResult.ACCEPTED:
+            self._reply_lost("SubmitSnapUpProof", sector.number)
         return reply
 
     def _judge_snapup(self, row: Any, proof: SnapupProof) -> SubmitReply:
@@ -416,7 +465,7 @@ class DevnetManager:
         fault = _verify.snapup_fault(row, deals, proof)
         if fault:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
-        store = self.stores.get(proof.access_instance)
+        store = self.all_stores.get(proof.access_instance)
         if store is None or not _verify.files_present(
             store, SectorId(row["miner"], row["number"]).name, ("update", "update-cache")
         ):
@@ -431,3 +480,15 @@ class DevnetManager:
 
     def submissions(self) -> list[dict[str, Any]]:
         return self.db.submissions()
+
+
+def _snapup_submission(proof: SnapupProof) -> str:
+    """What identifies a snapup submission: a retry sends exactly this again."""
+    return dumps(
+        {
+            "comm_r": proof.comm_r.hex(),
+            "comm_d": proof.comm_d.hex(),
+            "pieces": proof.piece_cids,
+            "proof": proof.proof.hex(),
+        }
+    )
