@@ -307,3 +307,21 @@ def test_a_local_piece_whose_commp_is_not_its_cid_is_never_sealed(tmp_path: Path
     failure, ctx = with_client(tmp_path, body, local_pieces_dirs=[pieces])
     assert "does not match its piece" in str(failure)
     assert not (ctx.location / "data" / "unsealed" / ctx.data["sector_id"]).exists(), "nothing was staged"
+
+
+def test_min_used_space_travels_as_acquire_deals_min_used_space(tmp_path: Path) -> None:
+    def deals_of_six_sectors(home: Path, min_used_space: int | None) -> list[list[Any]]:
+        async def body(client: VenusClient, _: DevnetServer) -> list[list[Any]]:
+            answers = []
+            for _ in range(6):
+                sector = await client.allocate_sector(None, None)
+                assert sector is not None
+                answers.append(await client.acquire_deals(sector.id, None, min_used_space=min_used_space))
+            return answers
+
+        return with_client(home, body)
+
+    # The same chain (same seed) twice: some sectors get deals; asked for a whole 2KiB sector of deals, which no
+    # devnet deal fills, none does (the devnet gives no deals rather than fewer).
+    assert any(deals_of_six_sectors(tmp_path / "any", None))
+    assert deals_of_six_sectors(tmp_path / "full", 2048) == [[]] * 6

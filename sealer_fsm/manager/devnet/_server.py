@@ -127,7 +127,7 @@ class DevnetService:
 
     async def acquire_deals(self, sector: Any, spec: Any) -> Any:
         max_deals, min_used_space = wire.deals_spec_from_wire(spec)
-        deals = await self.devnet.acquire_deals(wire.sector_id_from_wire(sector), max_deals, **_space(min_used_space))
+        deals = await self.devnet.acquire_deals(wire.sector_id_from_wire(sector), max_deals, min_used_space)
         return wire.deals_to_wire(deals)
 
     async def assign_ticket(self, sector: Any) -> Any:
@@ -218,10 +218,6 @@ def _request_id() -> dict[str, str]:
     """The allocation's request id, when the client sent one (our extension; see REQUEST_ID_HEADER)."""
     request_id = REQUEST_HEADERS.get().get(REQUEST_ID_HEADER)
     return {"request_id": request_id} if request_id else {}
-
-
-def _space(min_used_space: int | None) -> dict[str, int]:
-    return {} if min_used_space is None else {"min_used_space": min_used_space}
 
 
 class DevnetServer(RpcHttpServer):
