@@ -14,6 +14,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from _report import print_load, verdict
+
 from sealer_fsm import proofs
 
 TREE_BYTES = 16 << 20  # leaves hashed by both the C code and the hashlib baseline
@@ -44,10 +46,6 @@ def hashlib_tree_root(padded: bytes) -> bytes:
             parents.append(digest[:31] + bytes((digest[31] & 0x3F,)))
         nodes = parents
     return nodes[0]
-
-
-def verdict(ok: bool) -> str:
-    return "meets target" if ok else "BELOW TARGET"
 
 
 def bench_tree() -> None:
@@ -120,12 +118,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sealer-fsm-bench-") as directory:
         bench_commp_file(directory)
     print_load("after")
-
-
-def print_load(when: str) -> None:
-    """Other processes skew the two-core figure most; the load average shows whether any ran."""
-    one_minute, _, _ = os.getloadavg()
-    print(f"load average {when}: {one_minute:.2f}")
 
 
 if __name__ == "__main__":

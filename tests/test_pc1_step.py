@@ -81,6 +81,42 @@ def test_a_machine_file_that_simulates_pc1_runs_the_labelled_stand_in(tmp_path: 
     assert watcher.pc1_data["pc1_out"]["simulated"] is True and watcher.layers == []
 
 
+def test_pause_now_stops_a_running_8mib_pc1_cleanly_and_resume_finishes_it(tmp_path: Path) -> None:
+    """The step's cancel token reaches the C loop: the half-written layer is removed, the state stays
+    TicketAssigned, and after resume PC1 runs again to the same layers as an uninterrupted run."""
+    config = load_machine_file(devnet_machine(tmp_path, ["sealer"], {"sector_size": '"8MiB"'}), tmp_path / "home")
+    worker = build_worker(config)
+    watcher = AtPC1(worker)
+    worker.add_listener(watcher)
+
+    async def story() -> tuple[Any, list[Path]]:
+        running = asyncio.ensure_future(worker.run())
+        while not worker.thread(0).paused:  # AtPC1 pauses the thread as it reaches TicketAssigned
+            await asyncio.sleep(0.01)
+        cache = tmp_path / "home" / "t0" / "data" / "cache" / worker.thread(0).sector
+        worker.resume(0)
+        while not list(cache.glob("*.dat.tmp")) and worker.thread(0).state == "TicketAssigned":
+            await asyncio.sleep(0.002)
+        assert worker.thread(0).state == "TicketAssigned", "PC1 ended before it could be paused"
+        worker.pause(0, now=True)  # while PC1 writes a layer
+        while not worker.thread(0).paused or list(cache.glob("*.tmp")):
+            await asyncio.sleep(0.01)
+        at_pause = worker.thread(0)
+        leftovers = list(cache.glob("*.tmp"))
+        worker.resume(0)
+        await asyncio.wait_for(running, 120)
+        return at_pause, leftovers
+
+    at_pause, leftovers = asyncio.run(story())
+    assert at_pause.state == "TicketAssigned" and leftovers == []
+    data = watcher.pc1_data
+    assert data is not None
+    replica = bytes.fromhex(data["pc1_out"]["replica_id"])
+    with proofs.open_parent_cache(6) as cache:
+        last = proofs.sdr_labels(replica, proofs.porep_id(6), 1 << 18, 2, "1.1.0", parents=cache)
+    assert watcher.layers[-1][-32:] == last
+
+
 def test_the_registry_marks_pc1_simulated_only_when_asked() -> None:
     assert not builtin_registry().is_simulated("pc1")
     assert builtin_registry(simulate=["pc1"]).is_simulated("pc1")

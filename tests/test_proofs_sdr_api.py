@@ -149,6 +149,16 @@ def test_a_cache_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
         proofs.open_parent_cache(6, tmp_path)
 
 
+def test_what_a_killed_generation_left_is_replaced(tmp_path: Path) -> None:
+    proof = proofs.seal_proof(6)
+    name = proofs.parent_cache_name(proof.porep_id, proof.nodes)
+    (tmp_path / (name + ".tmp")).write_bytes(b"half a cache")
+    (tmp_path / (name + ".lock")).write_bytes(b"")
+    with proofs.open_parent_cache(6, tmp_path) as cache:
+        assert cache.generated and cache.verified
+    assert not (tmp_path / (name + ".tmp")).exists()
+
+
 def test_a_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
@@ -249,6 +259,15 @@ def test_layers_of_another_replica_are_never_taken(tmp_path: Path) -> None:
     assert proofs.layer_path(tmp_path, 1).read_bytes() == reference.label_layer(
         bytes([2]) * 32, 1, reference.parents_table(porep, 64, "1.1.0"), None
     )
+
+
+def test_foreign_or_garbled_files_in_the_folder_are_replaced(tmp_path: Path) -> None:
+    replica, porep = bytes([3]) * 32, proofs.porep_id(5)
+    (tmp_path / "sdr-labels.json").write_text("{not json")
+    proofs.layer_path(tmp_path, 1).write_bytes(bytes(64 * 32))  # the right size, but not this replica's labels
+    proofs.sdr_labels(replica, porep, 64, 2, "1.1.0", tmp_path)
+    layers = reference.sdr_layers(replica, porep, 64, 2, "1.1.0")
+    assert [path.read_bytes() for path in proofs.layer_paths(tmp_path, 2)] == layers
 
 
 @pytest.mark.parametrize(

@@ -73,11 +73,11 @@ def c_parents(porep_id: bytes, nodes: int, api_version: str, threads: int = 1) -
     return bytes(out)
 
 
-def c_layers(replica_id: bytes, table: bytes, layers: int) -> list[bytes]:
+def c_layers(replica_id: bytes, table: bytes, layers: int, threads: int = 1) -> list[bytes]:
     result: list[bytes] = []
     for layer in range(1, layers + 1):
         labels = bytearray(len(table) // 14 * 8)
-        assert _sdr.label_layer(replica_id, layer, table, labels, result[-1] if result else None, None)
+        assert _sdr.label_layer(replica_id, layer, table, labels, result[-1] if result else None, None, threads)
         result.append(bytes(labels))
     return result
 
@@ -150,10 +150,12 @@ def test_the_last_labels_match_rust_fil_proofs(
 
 # -- C against the reference on small graphs ----------------------------------------------------------------
 
-graphs = st.tuples(st.integers(2, 700), st.binary(min_size=32, max_size=32), st.sampled_from(["1.0.0", "1.1.0"]))
+graphs = st.tuples(st.integers(2, 1500), st.binary(min_size=32, max_size=32), st.sampled_from(["1.0.0", "1.1.0"]))
+# Labels are gathered 1,024 nodes at a time, so their graphs go past a few chunk edges.
+label_graphs = st.tuples(st.integers(2, 5000), st.binary(min_size=32, max_size=32), st.sampled_from(["1.0.0", "1.1.0"]))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(graphs, st.integers(1, 3))
 def test_c_parents_equal_the_reference(graph: tuple[int, bytes, str], threads: int) -> None:
     nodes, porep_id, api_version = graph
@@ -167,27 +169,30 @@ def reference_layers(replica_id: bytes, table: bytes, layers: int) -> list[bytes
     return result
 
 
-@settings(max_examples=25, deadline=None)
-@given(graphs, st.binary(min_size=32, max_size=32))
+@settings(max_examples=15, deadline=None)
+@given(label_graphs, st.binary(min_size=32, max_size=32))
 def test_c_labels_equal_the_reference(graph: tuple[int, bytes, str], replica_id: bytes) -> None:
+    """The parents come from the C (held to the reference above): the Python Feistel is slow at 5,000 nodes."""
     nodes, porep_id, api_version = graph
-    table = reference.parents_table(porep_id, nodes, api_version)
+    table = c_parents(porep_id, nodes, api_version)
     expected = reference_layers(replica_id, table, 3)
     for backend in LABEL_BACKENDS:
         _sdr.select(backend)
-        assert c_layers(replica_id, table, 3) == expected
+        for threads in (1, 2):
+            assert c_layers(replica_id, table, 3, threads) == expected
     _sdr.select(LABEL_BACKENDS[0])
 
 
 # -- what the C refuses, and how it stops -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("node", "slot", "value"), [(5, 0, 5), (9, 3, 200), (7, 13, 64), (63, 6, 2**32 - 1)])
-def test_a_parent_that_cannot_be_one_is_refused_instead_of_read(node: int, slot: int, value: int) -> None:
-    table = bytearray(c_parents(porep_id_of(5), 64, "1.1.0"))
+@pytest.mark.parametrize(("node", "slot", "value"), [(5, 0, 5), (9, 3, 200), (7, 13, 4096), (3000, 6, 2**32 - 1)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_parent_that_cannot_be_one_is_refused_instead_of_read(node: int, slot: int, value: int, threads: int):
+    table = bytearray(c_parents(porep_id_of(5), 4096, "1.1.0"))
     struct.pack_into("<I", table, 4 * (14 * node + slot), value)
     with pytest.raises(ValueError, match=f"parent {value} for node {node}"):
-        c_layers(bytes(32), bytes(table), 2)
+        c_layers(bytes(32), bytes(table), 2, threads)
 
 
 def test_a_set_cancel_flag_stops_both_loops() -> None:
@@ -196,19 +201,21 @@ def test_a_set_cancel_flag_stops_both_loops() -> None:
     keys = struct.pack("<3Q", *reference.feistel_keys(bytes(32))[:3])
     assert _sdr.parents(reference.drg_seed(bytes(32)), keys, nodes, False, out, 2, flag) is False
     table = c_parents(bytes(32), nodes, "1.1.0")
-    assert _sdr.label_layer(bytes(32), 1, table, bytearray(nodes * 32), None, flag) is False
+    for threads in (1, 2):
+        assert _sdr.label_layer(bytes(32), 1, table, bytearray(nodes * 32), None, flag, threads) is False
     flag[0] = 0
-    assert _sdr.label_layer(bytes(32), 1, table, bytearray(nodes * 32), None, flag) is True
+    assert _sdr.label_layer(bytes(32), 1, table, bytearray(nodes * 32), None, flag, 2) is True
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: _sdr.label_layer(bytes(31), 1, bytes(64 * 56), bytearray(64 * 32), None, None),
-        lambda: _sdr.label_layer(bytes(32), 1, bytes(63 * 56), bytearray(64 * 32), None, None),
-        lambda: _sdr.label_layer(bytes(32), 2, bytes(64 * 56), bytearray(64 * 32), None, None),
-        lambda: _sdr.label_layer(bytes(32), 1, bytes(64 * 56), bytearray(64 * 32), bytes(64 * 32), None),
-        lambda: _sdr.label_layer(bytes(32), 1, bytes(56), bytearray(32), None, None),
+        lambda: _sdr.label_layer(bytes(31), 1, bytes(64 * 56), bytearray(64 * 32), None, None, 1),
+        lambda: _sdr.label_layer(bytes(32), 1, bytes(63 * 56), bytearray(64 * 32), None, None, 1),
+        lambda: _sdr.label_layer(bytes(32), 2, bytes(64 * 56), bytearray(64 * 32), None, None, 1),
+        lambda: _sdr.label_layer(bytes(32), 1, bytes(64 * 56), bytearray(64 * 32), bytes(64 * 32), None, 1),
+        lambda: _sdr.label_layer(bytes(32), 1, bytes(56), bytearray(32), None, None, 1),
+        lambda: _sdr.label_layer(bytes(32), 1, bytes(64 * 56), bytearray(64 * 32), None, None, 3),
         lambda: _sdr.parents(bytes(28), bytes(24), 1, False, bytearray(56), 1, None),
         lambda: _sdr.parents(bytes(28), bytes(24), 64, False, bytearray(63 * 56), 1, None),
         lambda: _sdr.parents(bytes(28), bytes(24), 64, False, bytearray(64 * 56), 0, None),

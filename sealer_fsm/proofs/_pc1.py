@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealer_fsm.proofs._cancel import CancelToken
-from sealer_fsm.proofs._labels import label_layers, layer_paths
+from sealer_fsm.proofs._labels import Labeller, label_layers, layer_paths
 from sealer_fsm.proofs._parent_cache import open_parent_cache
 from sealer_fsm.proofs._seal_proofs import replica_id, seal_proof
 
@@ -38,22 +38,23 @@ def seal_pre_commit_phase1(
     comm_d: bytes,
     proof_type: int,
     parent_cache_dir: Path | None = None,
+    threads: int | None = None,
     cancel: CancelToken | None = None,
 ) -> PreCommit1:
     """Label a sector's graph into `cache_dir` (rust-fil-proofs' `seal_pre_commit_phase1` without TreeD).
 
     The parent cache comes from `parent_cache_dir` (default: `parent_cache_dir()`), generated there if it is
-    missing. Run again after a crash, it keeps the layers already complete for the same replica id.
+    missing. `threads` limits the threads it borrows from the proofs budget (labels use at most 2). Run again
+    after a crash, it keeps the layers already complete for the same replica id.
     Raises ValueError (a bad argument, a corrupt parent cache), OSError (naming the file), or Cancelled.
     """
     started = time.monotonic()
     proof = seal_proof(proof_type)
     replica = replica_id(miner, sector_number, ticket, comm_d, proof_type)
-    with open_parent_cache(proof_type, parent_cache_dir, cancel=cancel) as parents:
+    with open_parent_cache(proof_type, parent_cache_dir, threads=threads, cancel=cancel) as parents:
         assert parents.path is not None
-        run = label_layers(
-            replica, proof.porep_id, proof.nodes, proof.layers, proof.api_version, cache_dir, parents, cancel
-        )
+        labeller = Labeller(replica, proof.porep_id, proof.nodes, proof.api_version, parents, threads, cancel)
+        run = label_layers(labeller, proof.layers, cache_dir)
     return PreCommit1(
         replica_id=replica,
         proof_type=proof_type,

@@ -154,8 +154,9 @@ static PyObject *label_layer(PyObject *self, PyObject *args) {
     unsigned int layer;
     Py_buffer parent_cache, labels, previous = {0};
     PyObject *previous_object, *cancel_object;
-    if (!PyArg_ParseTuple(args, "y#Iy*w*OO", &replica_id, &replica_len, &layer, &parent_cache, &labels,
-                          &previous_object, &cancel_object))
+    int threads;
+    if (!PyArg_ParseTuple(args, "y#Iy*w*OOi", &replica_id, &replica_len, &layer, &parent_cache, &labels,
+                          &previous_object, &cancel_object, &threads))
         return NULL;
     PyObject *result = NULL;
     cancel_flag cancel = {.flag = NULL};
@@ -171,10 +172,12 @@ static PyObject *label_layer(PyObject *self, PyObject *args) {
                      (unsigned long long)nodes, (unsigned long long)(nodes * PARENT_ROW), parent_cache.len);
     } else if ((layer == 1) == have_previous || (have_previous && previous.len != labels.len)) {
         PyErr_SetString(PyExc_ValueError, "layer 1 takes no previous layer, every later layer one of its size");
+    } else if (threads < 1 || threads > 2) {
+        PyErr_Format(PyExc_ValueError, "labels run on 1 or 2 threads, not %d", threads);
     } else if (cancel_open(cancel_object, &cancel) == 0) {
         sdr_label_job job = {.replica_id = replica_id, .layer = layer, .nodes = nodes, .parents = parent_cache.buf,
                              .previous = have_previous ? previous.buf : NULL, .labels = labels.buf,
-                             .hash = hash_blocks, .cancel = cancel.flag};
+                             .hash = hash_blocks, .threads = threads, .cancel = cancel.flag};
         int status;
         Py_BEGIN_ALLOW_THREADS
         status = sdr_label_layer(&job);
@@ -183,6 +186,8 @@ static PyObject *label_layer(PyObject *self, PyObject *args) {
         if (status == SDR_LABELS_CORRUPT_CACHE)
             PyErr_Format(PyExc_ValueError, "the parent cache names parent %llu for node %llu, which cannot be one",
                          (unsigned long long)job.bad_parent, (unsigned long long)job.bad_node);
+        else if (status == SDR_LABELS_NO_MEMORY)
+            PyErr_NoMemory();
         else
             result = PyBool_FromLong(status == SDR_LABELS_DONE);
     }
@@ -272,8 +277,8 @@ static PyMethodDef methods[] = {
      "parents(drg_seed, feistel_keys, nodes, legacy, out, threads, cancel) -> bool: fill `out` with the parent "
      "cache of the graph; False when cancelled."},
     {"label_layer", label_layer, METH_VARARGS,
-     "label_layer(replica_id, layer, parent_cache, labels, previous, cancel) -> bool: label every node of "
-     "`layer` into `labels`; False when cancelled."},
+     "label_layer(replica_id, layer, parent_cache, labels, previous, cancel, threads) -> bool: label every node "
+     "of `layer` into `labels` (threads 2: a second thread gathers parents ahead); False when cancelled."},
     {"chacha8", chacha8, METH_VARARGS, "chacha8(key, counter, blocks) -> bytes: ChaCha8 keystream, nonce zero."},
     {"blake2b", blake2b, METH_VARARGS, "blake2b(data) -> bytes: BLAKE2b-512 of data."},
     {"hash_padded_blocks", hash_padded_blocks, METH_VARARGS,

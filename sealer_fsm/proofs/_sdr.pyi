@@ -6,7 +6,13 @@ def parents(
     drg_seed: bytes, feistel_keys: bytes, nodes: int, legacy: bool, out: Buffer, threads: int, cancel: Buffer | None
 ) -> bool: ...
 def label_layer(
-    replica_id: bytes, layer: int, parent_cache: Buffer, labels: Buffer, previous: Buffer | None, cancel: Buffer | None
+    replica_id: bytes,
+    layer: int,
+    parent_cache: Buffer,
+    labels: Buffer,
+    previous: Buffer | None,
+    cancel: Buffer | None,
+    threads: int,
 ) -> bool: ...
 def chacha8(key: bytes, counter: int, blocks: int) -> bytes: ...
 def blake2b(data: Buffer) -> bytes: ...
