@@ -15,10 +15,15 @@ from sealer_fsm.manager import ManagerError, SectorManager
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
-from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
+from sealer_fsm.processors import Processors
+from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads, parent_cache_dir
 from sealer_fsm.reporting import StateReporter
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
+from sealer_fsm.steps.stages import builtin_stage
+
+# rust-fil-proofs' variable for the parent caches' folder: processor children look there, as the worker does.
+PARENT_CACHE_ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
 
 log = logging.getLogger("sealer_fsm.assembly")
 
@@ -89,22 +94,32 @@ async def close_manager(manager: object) -> None:
         await result
 
 
+def external_programs(config: MachineConfig) -> list[str]:
+    """The stages an operator's own program computes (a `[[processors.<stage>]]` entry with a `bin`)."""
+    return [stage for stage, entries in config.processors.external.items() if any(entry.bin for entry in entries)]
+
+
 def build_worker(
     config: MachineConfig, *, clock: Clock | None = None, manager_calls: CallObserver | None = None
 ) -> Worker:
     """A worker with the built-in steps, the sector manager and the attached stores; the manager hears of every
     state change, and `manager_calls` of every step's call. `[proofs]` sets the thread budget, the parent cache
-    folder and the stages run simulated."""
+    folder and the stages run simulated; `[processors]` the stage limits and the external processors."""
     configure_threads(config.proofs.threads)
     configure_parent_cache_dir(config.resolve(config.proofs.parent_cache_dir))
     manager = build_manager(config, now=None if clock is None else clock.now)
     worker = Worker(
         config,
-        builtin_registry(simulate=config.proofs.simulate),
+        builtin_registry(simulate=config.proofs.simulate, proven_externally=external_programs(config)),
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
             readonly_stores=attached_stores(config, readonly=True),
+            processors=Processors(
+                config.processors,
+                builtin=builtin_stage,
+                child_env={PARENT_CACHE_ENVIRONMENT: str(parent_cache_dir())},
+            ),
         ),
         clock=clock,
     )

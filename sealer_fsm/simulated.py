@@ -75,6 +75,11 @@ def _expand(kind: bytes, seed: bytes) -> bytes:
     return bytes(blob[:PROOF_LENGTH])
 
 
+def is_simulated(blob: bytes) -> bool:
+    """Whether a proof is one of these stand-ins (it starts with the SIMULATED-PROOF marker)."""
+    return blob.startswith(PROOF_MARKER)
+
+
 def to_text(blob: bytes) -> str:
     """How a simulated blob is stored in task data and shown: `simulated:<hex>`."""
     return TEXT_PREFIX + blob.hex()

@@ -28,7 +28,7 @@ from tests.support.cluster import (
 SECTORS = 30
 WORKERS = ("w1", "w2", "w3")
 # A reference key we do not implement: the worker must say so once, and seal anyway.
-REFERENCE_ONLY = "[processors.limitation.concurrent]\npc1 = 1\n"
+REFERENCE_ONLY = "[attached_selection]\nenable_space_weighted = true\n"
 
 
 def tasks_of(home: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -72,7 +72,7 @@ def test_three_workers_seal_for_one_devnet_that_is_killed_twice(
     for name, log in logs.items():
         assert "Traceback" not in log and "paused" not in log, log[-3000:]
         assert "unreachable" in log, f"{name} never noticed the manager was gone"
-        assert log.count("warning: ") == 1 and "[processors] (limitation): accepted" in log
+        assert log.count("warning: ") == 1 and "[attached_selection] (enable_space_weighted): accepted" in log
     for infos in threads.values():
         assert [info["thread_state"]["state"] != "Paused" and not info["last_error"] for info in infos] == [True] * 2
 

@@ -24,11 +24,16 @@ def test_the_reference_mock_file_loads_as_an_rpc_worker(tmp_path: Path) -> None:
     assert [store.name or store.location for store in config.attached] == ["./mock-tmp/remote"]
     named = [warning.split(":", 1)[0] for warning in config.warnings]
     assert named == [
-        "[processors] (c2, limitation, pc1, pc2, static_tree_d, transfer, tree_d)",
         "[attached_selection]",
         "[worker] scan_persist_stores",
+        "[processors] static_tree_d",
+        "[processors.limitation.concurrent] add_pieces",
+        "[[processors.tree_d]]",
     ]
     assert all("accepted from the reference's format but not implemented here" in w for w in config.warnings)
+    # What [processors] says that this worker does implement is read, not set aside.
+    assert config.processors.concurrent == {"pc1": 3, "pc2": 2, "c2": 1} and config.processors.staggered == {"pc1": 60}
+    assert [entry.numa_preferred for entry in config.processors.external["pc1"]] == [0, 1]
 
 
 def test_every_documented_reference_key_loads(tmp_path: Path) -> None:
@@ -42,8 +47,17 @@ def test_every_documented_reference_key_loads(tmp_path: Path) -> None:
     assert config.threads[0].plan == "snapup" and config.threads[0].sealing.request_task_max_retries == 3
     assert [store.readonly for store in config.attached] == [False, True]
     named = [warning.split(":", 1)[0] for warning in config.warnings]
-    assert named[0].startswith("[processors] (add_pieces, c2, ext_locks, limitation, pc1, pc2, sealing_daemons")
-    assert named[1:] == ["[worker] ScanPersistStores", "[metrics] http_listen"]
+    assert named == [
+        "[worker] ScanPersistStores",
+        "[metrics] http_listen",
+        "[processors] static_tree_d (2KiB)",
+        "[processors.limitation.concurrent] add_pieces",
+        *(f"[[processors.{stage}]]" for stage in ("add_pieces", "tree_d", "snap_prove", "unseal")),
+        "[[processors.window_post]]",
+        "[[processors.sealing_daemons]]",
+    ]
+    assert "this worker has no window_post stage" in config.warnings[-2]
+    assert config.processors.ext_locks == {"gpu1": 1} and config.processors.external["pc2"][0].locks == ("gpu1",)
 
 
 def test_the_legacy_single_local_pieces_dir_is_read(machine_file, tmp_path: Path) -> None:
@@ -58,6 +72,7 @@ def test_the_legacy_single_local_pieces_dir_is_read(machine_file, tmp_path: Path
         (("max_retries = 3", "max_retires = 3"), "[sealing]: unknown key 'max_retires' (did you mean 'max_retries'?)"),
         (("[worker]\n", "[worker]\nlocal_piece_dirs = []\n"), "did you mean 'local_pieces_dirs'?"),
         (("[[processors.tree_d]]", "[[processor.tree_d]]"), "unknown key 'processor' (did you mean 'processors'?)"),
+        (("[[processors.transfer]]", "[[processors.transfr]]"), "unknown key 'transfr'"),
         (("[metrics]\n", "[metrics]\nhttp_listn = 'x'\n"),
          "[metrics]: unknown key 'http_listn' (did you mean 'http_listen'?)"),
         (("rpc_client.addr = \"/ip4/127.0.0.1/tcp/1789\"", "rpc_client.addr = \"/ip4/127.0.0.1\""),

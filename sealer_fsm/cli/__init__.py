@@ -15,21 +15,24 @@ from sealer_fsm import __version__
 from sealer_fsm.cli._common import CliError
 
 # Command groups, in the order `--help` lists them. Each module defines `register(subparsers)`.
-_COMMAND_MODULES = ("run", "worker", "tui", "sectors", "plan", "proofs", "devnet")
+_COMMAND_MODULES = ("run", "worker", "tui", "sectors", "plan", "proofs", "processor", "devnet")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command group, or of `command`'s alone (a worker's processor children start faster
+    without loading the UI)."""
     parser = argparse.ArgumentParser(prog="sealer-fsm", description="Filecoin sealing worker driven by YAML plans.")
     parser.add_argument("--version", action="version", version=f"sealer-fsm {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name in (command,) if command in _COMMAND_MODULES else _COMMAND_MODULES:
         importlib.import_module(f"sealer_fsm.cli.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     try:
         return int(args.handler(args) or 0)
     except CliError as error:

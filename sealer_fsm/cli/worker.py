@@ -44,12 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def thread_state_text(thread_state: dict[str, Any]) -> str:
-    """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`."""
+def thread_state_text(thread_state: dict[str, Any], waiting_for: str | None = None) -> str:
+    """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`; a waiting thread says what
+    for: `Waiting(5s) for pc1 slot (2/2 busy)`."""
     state = thread_state.get("state", "?")
-    if "elapsed" not in thread_state:
-        return state
-    return f"{state}({format_duration(thread_state['elapsed'])})"
+    if "elapsed" in thread_state:
+        state = f"{state}({format_duration(thread_state['elapsed'])})"
+    return f"{state} for {waiting_for}" if waiting_for else state
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -67,7 +68,7 @@ def _list(args: argparse.Namespace) -> int:
             info["job_id"] or "-",
             info["job_state"] or "-",
             info["job_stage"] + (" (simulated)" if info.get("simulated") else ""),
-            thread_state_text(info["thread_state"]),
+            thread_state_text(info["thread_state"], info.get("waiting_for")),
             info["last_error"] or "-",
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),

@@ -16,17 +16,28 @@ from sealer_fsm.config._machine import (
     default_home,
     load_machine_file,
 )
+from sealer_fsm.config._processors import (
+    STAGES,
+    CgroupConfig,
+    ExternalProcessor,
+    ProcessorsConfig,
+    parse_cpuset,
+)
 from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
     "DEFAULT_DEVNET_LISTEN",
     "PROOF_STAGES",
+    "STAGES",
     "AttachedStore",
+    "CgroupConfig",
     "ConfigError",
     "DevnetConfig",
     "DevnetServerConfig",
+    "ExternalProcessor",
     "MachineConfig",
     "MetricsConfig",
+    "ProcessorsConfig",
     "ProofsConfig",
     "RpcClientConfig",
     "RpcServerConfig",
@@ -36,4 +47,5 @@ __all__ = [
     "WorkerSection",
     "default_home",
     "load_machine_file",
+    "parse_cpuset",
 ]

@@ -1,7 +1,8 @@
 """The machine file: one TOML file per sealing host, with the reference worker's sections and defaults.
 
 Sections: `[worker]`, `[sealing]` (defaults for every thread), `[[sealing_thread]]` (one per thread, with its
-own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]`, `[metrics]` and `[proofs]`.
+own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]`, `[metrics]`, `[proofs]` and
+`[processors]` (stage limits and external processors, read by `_processors.py`).
 Every relative path in the file is relative to the worker's home directory.
 """
 
@@ -22,6 +23,7 @@ from sealer_fsm.config._cluster import (
     check_rpc_client,
     check_tls_pair,
 )
+from sealer_fsm.config._processors import ProcessorsConfig, read_processors
 from sealer_fsm.config._reference import reference_keys, set_aside_reference_keys
 from sealer_fsm.config._schema import (
     TOP_LEVEL,
@@ -185,6 +187,7 @@ class _MachineFile:
     sector_manager: SectorManagerConfig = field(default_factory=SectorManagerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     proofs: ProofsConfig = field(default_factory=ProofsConfig)
+    processors: dict[str, Any] = field(default_factory=dict)
     devnet_server: DevnetServerConfig = field(default_factory=DevnetServerConfig)
 
 
@@ -200,6 +203,7 @@ class MachineConfig:
     sector_manager: SectorManagerConfig
     metrics: MetricsConfig
     proofs: ProofsConfig
+    processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
     devnet_server: DevnetServerConfig = field(default_factory=DevnetServerConfig)
     # One sentence per key of the reference worker's format that this worker accepts but does not implement.
     warnings: tuple[str, ...] = ()
@@ -289,6 +293,7 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None, require_thr
         sector_manager=_resolve_manager_kind(machine.sector_manager),
         metrics=machine.metrics,
         proofs=machine.proofs,
+        processors=read_processors(machine.processors, home_path),
         devnet_server=machine.devnet_server,
         warnings=tuple(warnings),
     )

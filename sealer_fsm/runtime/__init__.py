@@ -23,6 +23,7 @@ from sealer_fsm.runtime._info import (
     ThreadNotFound,
     ThreadState,
 )
+from sealer_fsm.runtime._stages import StageRunner
 from sealer_fsm.runtime._thread import FORCED_EVENT
 from sealer_fsm.runtime._worker import HomeInUse, Worker, WorkerListener
 
@@ -40,6 +41,7 @@ __all__ = [
     "Outcome",
     "Permanent",
     "Services",
+    "StageRunner",
     "StateRefused",
     "StepContext",
     "StepFailure",

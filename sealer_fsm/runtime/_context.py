@@ -18,8 +18,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sealer_fsm.manager import SectorManager
+from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import CancelToken
 from sealer_fsm.runtime._failures import AbortTask, Interrupted
+from sealer_fsm.runtime._stages import StageRunner
 
 if TYPE_CHECKING:
     from sealer_fsm.config import SealingConfig
@@ -59,6 +61,8 @@ class Services:
     stores: Mapping[str, Path] = field(default_factory=dict)
     # Read-only attached stores by name: steps read from them (the old replica of a snapup sector), never write.
     readonly_stores: Mapping[str, Path] = field(default_factory=dict)
+    # How the heavy stages run ([processors]); the worker starts and stops its external children.
+    processors: Processors = field(default_factory=Processors)
 
 
 class StepContext:
@@ -108,6 +112,11 @@ class StepContext:
         """The read-only attached stores, by name: for reading sector files, never for persisting."""
         return self._thread.worker.services.readonly_stores
 
+    @property
+    def processors(self) -> StageRunner:
+        """Run a stage under its limits, in-process or in its external processors: `await ctx.processors.run(...)`."""
+        return StageRunner(self._thread.worker.processors, self._thread.report_stage, self.cancel_token)
+
     def now(self) -> float:
         return self._thread.worker.clock.now()
 
@@ -141,9 +150,9 @@ class StepContext:
         return await asyncio.to_thread(function, *args, **kwargs)
 
     @asynccontextmanager
-    async def waiting(self) -> AsyncIterator[None]:
-        """Mark the thread Waiting (e.g. for a shared processor slot) for the duration of the block."""
-        with self._thread.waiting_state():
+    async def waiting(self, what: str | None = None) -> AsyncIterator[None]:
+        """Mark the thread Waiting (for `what`, shown as its `waiting_for`) for the duration of the block."""
+        with self._thread.waiting_state(what):
             yield
 
 

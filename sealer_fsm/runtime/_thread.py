@@ -43,6 +43,8 @@ class SealingThread:
         self.machine: TaskMachine | None = None
         self._thread_state = ThreadState.IDLE
         self._thread_state_since = worker.clock.monotonic()
+        self._waiting_for: str | None = None  # while Waiting: what for
+        self._proc: str | None = None  # while Running a stage: the processor running it
         self._pause_requested = False
         self._cancelled_by_pause = False
         self._resume_request: ResumeRequest | None = None
@@ -77,6 +79,8 @@ class SealingThread:
             paused=bool(task and task.paused),
             pause_pending=self._pause_requested,
             task_id=task.id if task else None,
+            waiting_for=self._waiting_for,
+            proc=self._proc,
         )
 
     def pause(self, now: bool = False) -> bool:
@@ -134,12 +138,17 @@ class SealingThread:
             timer.cancel()
 
     @contextmanager
-    def waiting_state(self) -> Iterator[None]:
-        self._set_thread_state(ThreadState.WAITING)
+    def waiting_state(self, what: str | None = None) -> Iterator[None]:
+        self.report_stage(what or "a shared resource", None)
         try:
             yield
         finally:
-            self._set_thread_state(ThreadState.RUNNING)
+            self.report_stage(None, None)
+
+    def report_stage(self, waiting_for: str | None, proc: str | None) -> None:
+        """What a running step's stage call waits for (the thread is Waiting), or where it runs (Running)."""
+        self._set_thread_state(ThreadState.WAITING if waiting_for is not None else ThreadState.RUNNING)
+        self._waiting_for, self._proc = waiting_for, proc
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
@@ -403,3 +412,4 @@ class SealingThread:
         if state is not self._thread_state:
             self._thread_state = state
             self._thread_state_since = self.worker.clock.monotonic()
+            self._waiting_for = self._proc = None

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from sealer_fsm.config import MachineConfig
 from sealer_fsm.plans import Plan, PlanError, load_plan
+from sealer_fsm.processors import Processors
 from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime._clock import Clock, SystemClock
 from sealer_fsm.runtime._context import Services
@@ -101,6 +102,8 @@ class Worker:
         self.config = config
         self.registry = registry
         self._services = services
+        # How steps run the heavy stages: the services' (from [processors]), or all in-process without limits.
+        self.processors = services.processors if services is not None else Processors()
         self.clock: Clock = clock or SystemClock()
         self.draining = False
         self._listeners: list[WorkerListener] = []
@@ -129,12 +132,14 @@ class Worker:
         """Run every thread until `drain()`; returns once all threads stopped."""
         self._drained = asyncio.Event()
         log.info("worker %s: %d sealing threads, home %s", self.config.name, len(self._threads), self.config.home)
+        await self.processors.start()
         runners = [asyncio.create_task(thread.run(), name=f"thread-{thread.index}") for thread in self._threads]
         try:
             await asyncio.gather(*runners)
         finally:
             for runner in runners:
                 runner.cancel()
+            await self.processors.close()
             self._drained.set()
 
     def close(self) -> None:

@@ -92,12 +92,23 @@ async def wait_seed(ctx: StepContext) -> StepResult:
         await ctx.sleep(answer.delay)
 
 
+def _proof(ctx: StepContext) -> bytes:
+    """The proof in task data: `simulated:<hex>` for a simulated one, plain hex for one an external prover made."""
+    text = ctx.require("proof")
+    try:
+        return simulated.from_text(text) if text.startswith(simulated.TEXT_PREFIX) else bytes.fromhex(text)
+    except (AttributeError, ValueError) as error:
+        raise Permanent(f"the proof in task data is neither simulated nor hex: {str(text)[:24]!r}...") from error
+
+
 async def submit_proof(ctx: StepContext) -> StepResult:
-    """C2Done → ProofSubmitted (the proof is simulated, and the manager verifies it as such)."""
-    proof = simulated.from_text(ctx.require("proof"))
+    """C2Done → ProofSubmitted (a simulated proof the manager verifies as such, or an external prover's)."""
+    proof = _proof(ctx)
     reset = bool(ctx.data.get("proof_resubmit"))
     reply = await call("SubmitProof", manager(ctx).submit_proof(sector_id(ctx), proof, reset))
     _check_submitted(f"proof of {ctx.sector}", reply)
+    if reply.desc:
+        ctx.log.info("%s: proof %s: %s", ctx.sector, reply.result.name, reply.desc)
     return Outcome("SubmitProof", {"proof_resubmit": False})
 
 
@@ -118,7 +129,7 @@ async def submit_snapup_proof(ctx: StepContext) -> StepResult:
         comm_d=bytes.fromhex(ctx.require("comm_d")),
         access_instance=ctx.require("persist_instance"),
         piece_cids=[deal["piece_cid"] for deal in ctx.require("deals")],
-        proof=simulated.from_text(ctx.require("proof")),
+        proof=_proof(ctx),
     )
     reply = await call("SubmitSnapUpProof", manager(ctx).submit_snapup_proof(sector_id(ctx), proof))
     detail = f"snapup proof of {ctx.sector} {reply.result.name}" + (f": {reply.desc}" if reply.desc else "")

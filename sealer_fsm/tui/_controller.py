@@ -45,6 +45,7 @@ class ThreadRow:
     retry: int
     last_error: str | None
     paused: bool
+    waiting_for: str | None = None  # what a Waiting thread waits for ("pc1 slot (2/2 busy)", "lock gpu")
 
     @classmethod
     def from_worker_info(cls, info: dict[str, Any]) -> ThreadRow:
@@ -61,6 +62,7 @@ class ThreadRow:
             retry=int(info.get("retry") or 0),
             last_error=info.get("last_error"),
             paused=bool(info.get("paused")),
+            waiting_for=info.get("waiting_for"),
         )
 
 

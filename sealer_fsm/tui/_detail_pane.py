@@ -32,6 +32,8 @@ def thread_title(row: ThreadRow) -> Text:
     text = Text(f"thread {row.index}", style="bold")
     text.append(f"  {dash(row.sector)}  ")
     text.append(row.thread_state, style=thread_state_style(row.thread_state))
+    if row.waiting_for:
+        text.append(f" for {row.waiting_for}", style=thread_state_style(row.thread_state))
     if row.last_error:
         text.append(f"\nlast error: {row.last_error}", style="red")
     return text

@@ -34,8 +34,24 @@ def matches_filter(row: ThreadRow, query: str) -> bool:
     if not query:
         return True
     needle = query.casefold()
-    haystack = (str(row.index), row.plan, row.sector, row.state, row.stage, row.thread_state, row.last_error)
+    haystack = (
+        str(row.index),
+        row.plan,
+        row.sector,
+        row.state,
+        row.stage,
+        row.thread_state,
+        row.waiting_for,
+        row.last_error,
+    )
     return any(needle in value.casefold() for value in haystack if value)
+
+
+def _stage_cell(row: ThreadRow) -> tuple[str, str]:
+    """The stage, marked when simulated; a waiting thread's says what it waits for (`PC1: pc1 slot (2/2 busy)`)."""
+    if row.waiting_for:
+        return f"{row.stage}: {row.waiting_for}", thread_state_style(row.thread_state)
+    return (f"{row.stage} (simulated)" if row.simulated else dash(row.stage), "italic" if row.simulated else "")
 
 
 def row_cells(row: ThreadRow, marked: bool) -> Cells:
@@ -46,7 +62,7 @@ def row_cells(row: ThreadRow, marked: bool) -> Cells:
         (row.plan, ""),
         (dash(row.sector), ""),
         (dash(row.state), "bold" if row.paused else ""),
-        (f"{row.stage} (simulated)" if row.simulated else dash(row.stage), "italic" if row.simulated else ""),
+        _stage_cell(row),
         (row.thread_state, style),
         (duration(row.elapsed) if row.state else "-", ""),
         (str(row.retry), "yellow" if row.retry else ""),

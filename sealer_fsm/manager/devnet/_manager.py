@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sealer_fsm import simulated
 from sealer_fsm.config import DevnetConfig
 from sealer_fsm.manager._types import (
     SEAL_PROOF_TYPES,
@@ -346,6 +347,8 @@ class DevnetManager:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different proof was submitted")
         if self._landed_epoch(row) is None or row["seed_epoch"] is None:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "no landed pre-commit and seed for this sector")
+        if not simulated.is_simulated(proof):
+            return _verify.judge_external_proof(row["sector_size"], proof)
         seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
         if proof != _verify.expected_porep_proof(row, self.proof_type, seed):
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "invalid (simulated) proof")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
-from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof
+from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof, SubmitReply, SubmitResult
 from sealer_fsm.proofs import FIELD_MODULUS, comm_d_from_pieces, parse_piece_cid, replica_id
 
 
@@ -49,6 +49,24 @@ def expected_porep_proof(row: Any, proof_type: int | None, seed: bytes) -> bytes
         return None
     comm_d, comm_r = bytes.fromhex(row["comm_d"]), bytes.fromhex(row["comm_r"])
     return simulated.porep_proof(simulated.c1_digest(_replica_id(row, proof_type, comm_d), comm_r, comm_d, seed))
+
+
+# Groth16 proof bytes per partition, and the partitions of each sector size's PoRep (rust-fil-proofs).
+GROTH16_PROOF_BYTES = 192
+_PARTITIONS = {32 << 30: 10, 64 << 30: 10}
+EXTERNAL_PROOF = "proof from an external prover, accepted unverified (the devnet has no Groth16 verifier)"
+
+
+def judge_external_proof(sector_size: int, proof: bytes) -> SubmitReply:
+    """An external prover's proof cannot be verified here; it is accepted, and labelled so, when it has the
+    length a real proof of this sector size has."""
+    expected = GROTH16_PROOF_BYTES * _PARTITIONS.get(sector_size, 1)
+    if len(proof) != expected:
+        return SubmitReply(
+            SubmitResult.MISMATCHED_SUBMISSION,
+            f"an external prover's proof of {len(proof)} bytes; a proof of this sector size has {expected}",
+        )
+    return SubmitReply(SubmitResult.ACCEPTED, EXTERNAL_PROOF)
 
 
 def sealed_with_simulated_pc2(row: Any, proof_type: int | None) -> bool:
