@@ -5,21 +5,27 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
+from sealer_fsm.manager import ManagerError, SectorManager
 from sealer_fsm.manager._metered import CallObserver, MeteredManager
-from sealer_fsm.manager._reporter import StateReporter
 from sealer_fsm.manager.devnet import DevnetManager
+from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads, parent_cache_dir
+from sealer_fsm.reporting import StateReporter
 from sealer_fsm.runtime import Clock, Services, Worker
 from sealer_fsm.steps import builtin_registry
 from sealer_fsm.steps.stages import builtin_stage
 
 # rust-fil-proofs' variable for the parent caches' folder: processor children look there, as the worker does.
 PARENT_CACHE_ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
+
+log = logging.getLogger("sealer_fsm.assembly")
 
 
 def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
@@ -32,14 +38,60 @@ def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, 
     }
 
 
-def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
-    """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
+def build_devnet(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
+    """The machine file's devnet chain, in its home, judging persisted files in its writable attached stores."""
     stores = attached_stores(config)
     for path in stores.values():
         path.mkdir(parents=True, exist_ok=True)
     return DevnetManager(
         config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
     )
+
+
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager | VenusClient:
+    """The configured sector manager: the embedded devnet, or the Venus client of `[sector_manager] rpc_client`
+    (a damocles-manager, or another host's `sealer-fsm devnet serve`)."""
+    settings = config.sector_manager
+    if settings.kind != "rpc":
+        return build_devnet(config, now)
+    client = settings.rpc_client
+    assert client is not None, "the config loader requires rpc_client with kind = rpc"
+    transport = RpcTransport(
+        client.url,
+        headers=client.headers,
+        timeout=client.timeout,
+        retry_for=client.retry_for,
+        ca_file=None if client.tls_ca is None else str(config.resolve(client.tls_ca)),
+    )
+    return VenusClient(transport, piece_token=settings.piece_token, local_pieces_dirs=config.local_pieces_dirs)
+
+
+class UnknownStore(Exception):
+    """An attached store the sector manager does not know: it would never choose it (one sentence)."""
+
+
+async def check_stores_known(manager: SectorManager, stores: list[str], where: str) -> None:
+    """As the reference worker does at start: every attached store must exist on the manager (StoreBasicInfo).
+    A manager that cannot be reached now is not a reason to refuse starting; an unknown name is."""
+    for name in stores:
+        try:
+            known = await manager.store_info(name)
+        except ManagerError as error:
+            log.warning("cannot check the attached stores with the sector manager now: %s", error)
+            return
+        if known is None:
+            raise UnknownStore(
+                f"[[attached]] store {name!r} is not known to the sector manager at {where}"
+                " (its name must be the manager's name for that store)"
+            )
+
+
+async def close_manager(manager: object) -> None:
+    """Release what the manager holds (the devnet's database, the client's connections), whichever it is."""
+    close = getattr(manager, "close", None)
+    result = close() if close is not None else None
+    if inspect.isawaitable(result):
+        await result
 
 
 def external_programs(config: MachineConfig) -> list[str]:
@@ -71,5 +123,5 @@ def build_worker(
         ),
         clock=clock,
     )
-    worker.add_listener(StateReporter(manager))
+    worker.add_listener(StateReporter(worker, manager))
     return worker

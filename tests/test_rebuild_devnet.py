@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _devnet_helpers import ManualClock, devnet_config
 
-from sealer_fsm.manager import SectorId
+from sealer_fsm.manager import SectorId, StateReport
 from sealer_fsm.manager.devnet import DevnetManager
 from tests.support.devnet_sectors import COMM_R, NEW_COMM_R, TICKET, TICKET_EPOCH, finished_sector, write_replica
 
@@ -160,3 +160,22 @@ def test_rebuild_allocation_respects_allowed_miners(devnet: DevnetManager) -> No
     devnet.request_rebuild(sector)
     assert run(devnet.allocate_rebuild_sector([1234], None)) is None
     assert run(devnet.allocate_rebuild_sector([1000], [2048])).sector.id == sector
+
+
+def test_a_sector_being_rebuilt_is_live_work_in_the_reports_answer(devnet: DevnetManager) -> None:
+    """A finished sector's reports are answered `finalized` (the worker then drops it); not while a rebuild or
+    an unseal of it runs, or the worker would abort that."""
+    sector, deals = finished_sector(devnet, deals=True)
+    report = StateReport("worker", "/t0", "Empty", "Allocated", "AllocatedRebuildSector")
+    assert run(devnet.report_state(sector, report)).finalized
+    devnet.request_rebuild(sector)
+    run(devnet.allocate_rebuild_sector(None, None))
+    assert not run(devnet.report_state(sector, report)).finalized
+    write_replica(devnet.all_stores["a"], sector)
+    run(devnet.submit_persisted(sector, "a", False))
+    assert run(devnet.report_state(sector, report)).finalized
+    devnet.request_unseal(sector, deals[0].piece_cid, "file:///tmp/x")
+    run(devnet.allocate_unseal_sector(None, None))
+    assert not run(devnet.report_state(sector, report)).finalized
+    run(devnet.achieve_unseal_sector(sector, deals[0].piece_cid, ""))
+    assert run(devnet.report_state(sector, report)).finalized

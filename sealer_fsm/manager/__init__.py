@@ -1,7 +1,8 @@
 """The sector manager: the interface the sealing steps call, its value types, and its implementations.
 
-`devnet` (the default) is embedded: a simulated chain in the worker's home. Steps reach the manager through
-`ctx.services["manager"]` and never know which implementation answers.
+`devnet` (the default) is embedded: a simulated chain in the worker's home; `venus.VenusClient` reaches a
+damocles-manager or another host's `sealer-fsm devnet serve`. Steps reach the manager through `ctx.manager` and
+never know which implementation answers.
 """
 
 from sealer_fsm.manager._interface import SectorManager
@@ -9,6 +10,7 @@ from sealer_fsm.manager._types import (
     SEAL_PROOF_TYPES,
     AllocatedSector,
     Deal,
+    FailureReport,
     ManagerError,
     OnChainState,
     PollReply,
@@ -16,20 +18,28 @@ from sealer_fsm.manager._types import (
     Randomness,
     RebuildAllocation,
     SectorId,
+    SectorStateNotFound,
+    SectorStateReply,
     SeedWait,
     SnapupAllocation,
     SnapupProof,
+    StateReport,
     StoreInfo,
     SubmitReply,
     SubmitResult,
+    ThreadSummary,
     UnsealAllocation,
     UpgradeInfo,
+    WorkerPing,
+    WorkerPingRecord,
+    sector_size_of_proof,
 )
 
 __all__ = [
     "SEAL_PROOF_TYPES",
     "AllocatedSector",
     "Deal",
+    "FailureReport",
     "ManagerError",
     "OnChainState",
     "PollReply",
@@ -38,12 +48,19 @@ __all__ = [
     "RebuildAllocation",
     "SectorId",
     "SectorManager",
+    "SectorStateNotFound",
+    "SectorStateReply",
     "SeedWait",
     "SnapupAllocation",
     "SnapupProof",
+    "StateReport",
     "StoreInfo",
     "SubmitReply",
     "SubmitResult",
+    "ThreadSummary",
     "UnsealAllocation",
     "UpgradeInfo",
+    "WorkerPing",
+    "WorkerPingRecord",
+    "sector_size_of_proof",
 ]

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sealer_fsm.proofs import SnapUpdate
+from sealer_fsm.proofs import SEAL_PROOFS, SnapUpdate
 
 # Filecoin RegisteredSealProof ids of the V1_1 proofs, by sector size (rust-filecoin-proofs-api registry): the
 # proof a manager hands out unless told otherwise.
@@ -23,8 +23,21 @@ SEAL_PROOF_TYPES = {
 }
 
 
+def sector_size_of_proof(proof_type: int) -> int | None:
+    """The sector size of a RegisteredSealProof id, None for an id that is not registered."""
+    proof = SEAL_PROOFS.get(proof_type)
+    return None if proof is None else proof.sector_size
+
+
 class ManagerError(Exception):
     """A sector-manager call failed (network, RPC error): the step should retry later (Temporary)."""
+
+
+class SectorStateNotFound(ManagerError):
+    """The manager has no state for the sector (JSON-RPC error 11001 of the reference): it was aborted or removed
+    on the manager's side, so the worker aborts it too, as the reference worker does."""
+
+    code = 11001
 
 
 class SubmitResult(enum.IntEnum):
@@ -243,3 +256,62 @@ class UnsealAllocation:
                 "comm_r_old": self.upgrade.comm_r_old.hex(),
             }
         return data
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """A failed step as the reference reports it: its level (`Temporary`, `Permanent`, `Abort`, `Critical`)."""
+
+    level: str
+    desc: str
+
+
+@dataclass(frozen=True)
+class StateReport:
+    """What the worker tells the manager after a step (the reference's ReportStateReq)."""
+
+    instance: str
+    location: str
+    previous: str
+    current: str
+    event: str
+    failure: FailureReport | None = None
+
+
+@dataclass(frozen=True)
+class SectorStateReply:
+    """The manager's view of a sector in answer to a report: `finalized` with the worker still working on it
+    means the manager dropped it (`damocles-manager util sealer sectors abort`), and the worker aborts it."""
+
+    finalized: bool
+    abort_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """Sealing threads of a worker by what they do (the reference's WorkerInfoSummary)."""
+
+    threads: int
+    empty: int
+    paused: int
+    running: int
+    waiting: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class WorkerPing:
+    """The worker's periodic "I am alive" (WorkerPing): its name, control address and threads."""
+
+    name: str
+    dest: str
+    version: str
+    summary: ThreadSummary
+
+
+@dataclass(frozen=True)
+class WorkerPingRecord:
+    """A ping as the manager keeps it: the last one of each worker name, with its time (Unix seconds)."""
+
+    ping: WorkerPing
+    last_ping: int

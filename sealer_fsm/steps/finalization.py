@@ -5,7 +5,8 @@ Both are safe to repeat: files already removed stay removed, and the manager tre
 
 from __future__ import annotations
 
-from sealer_fsm.runtime import StepContext
+from sealer_fsm.manager import ManagerError, SectorStateNotFound
+from sealer_fsm.runtime import StepContext, Temporary
 from sealer_fsm.steps._common import SectorFiles, call, manager, sector_id
 
 
@@ -24,7 +25,12 @@ async def abort_sector(ctx: StepContext) -> None:
         return
     await ctx.run_blocking(SectorFiles.of(ctx).remove)
     reason = abort_reason(ctx)
-    await call("ReportAborted", manager(ctx).report_aborted(sector_id(ctx), reason))
+    try:
+        await manager(ctx).report_aborted(sector_id(ctx), reason)
+    except SectorStateNotFound:
+        ctx.log.info("%s: the manager no longer knows the sector (it dropped it): nothing to report", ctx.sector)
+    except ManagerError as error:
+        raise Temporary(f"ReportAborted: {error}") from error
     ctx.log.warning("%s: aborted (%s), files removed", ctx.sector, reason)
 
 

@@ -57,7 +57,8 @@ async def submit_precommit(ctx: StepContext) -> StepResult:
         ticket=Randomness.from_json(ctx.require("ticket")),
     )
     reset = bool(ctx.data.get("precommit_resubmit"))
-    reply = await call("SubmitPreCommit", manager(ctx).submit_precommit(sector_id(ctx), info, reset))
+    request = manager(ctx).submit_precommit(sector_id(ctx), info, reset, proof_type=ctx.require("proof_type"))
+    reply = await call("SubmitPreCommit", request)
     _check_submitted(f"pre-commit of {ctx.sector}", reply)
     return Outcome("SubmitPC", {"precommit_resubmit": False})
 
@@ -85,7 +86,7 @@ async def wait_seed(ctx: StepContext) -> StepResult:
     """PersistanceSubmitted → SeedAssigned, waiting as long as the manager says the seed epoch is ahead."""
     sector = sector_id(ctx)
     while True:
-        answer = await call("WaitSeed", manager(ctx).wait_seed(sector))
+        answer = await call("WaitSeed", manager(ctx).wait_seed(sector, proof_type=ctx.require("proof_type")))
         if answer.seed is not None:
             return Outcome("AssignSeed", {"seed": answer.seed.to_json()})
         if not answer.should_wait:

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS deals (
     payload_size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deals_by_cid ON deals (piece_cid);
+CREATE TABLE IF NOT EXISTS workers (          -- the last WorkerPing of each worker name
+    name TEXT PRIMARY KEY,
+    dest TEXT NOT NULL,
+    version TEXT NOT NULL,
+    summary TEXT NOT NULL,                     -- JSON: threads, empty, paused, running, waiting, errors
+    last_ping INTEGER NOT NULL                 -- Unix seconds
+);
 CREATE TABLE IF NOT EXISTS submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     epoch INTEGER NOT NULL,
@@ -182,6 +189,18 @@ class DevnetDatabase:
                 "INSERT INTO submissions (epoch, sector, kind, result, detail) VALUES (?, ?, ?, ?, ?)",
                 (epoch, sector, kind, result, detail),
             )
+
+    def record_ping(self, name: str, dest: str, version: str, summary: dict[str, int], at: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO workers (name, dest, version, summary, last_ping) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET dest = excluded.dest, version = excluded.version,"
+                " summary = excluded.summary, last_ping = excluded.last_ping",
+                (name, dest, version, dumps(summary), at),
+            )
+
+    def pings(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM workers ORDER BY name").fetchall()
 
     def submissions(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT * FROM submissions ORDER BY seq").fetchall()

@@ -236,6 +236,13 @@ class RequestService:
 
     # -- shared -------------------------------------------------------------------------------------------------
 
+    def _served(self, sector: int) -> bool:
+        """Whether a worker rebuilds or unseals the (finished) sector now: its reports are of live work then."""
+        rebuild = self.db.pending_rebuild(sector)
+        if rebuild is not None and rebuild["status"] == "allocated":
+            return True
+        return any(request["status"] in ("unsealing", "uploading") for request in self.db.unseals(sector))
+
     def _requested_sector(self, request: sqlite3.Row) -> sqlite3.Row:
         row = self.db.sector(request["sector"])
         if row is None:  # requests are only queued for sectors of the chain, which are never removed
