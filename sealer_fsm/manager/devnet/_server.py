@@ -21,8 +21,9 @@ from aiohttp import web
 from sealer_fsm.manager._types import ManagerError, SectorStateNotFound
 from sealer_fsm.manager.devnet._manager import DevnetManager
 from sealer_fsm.manager.venus import _wire as wire
+from sealer_fsm.manager.venus import _wire_requests as requests_wire
 from sealer_fsm.manager.venus._client import REQUEST_ID_HEADER
-from sealer_fsm.manager.venus._values import WireError, read_array, read_text, read_unsigned
+from sealer_fsm.manager.venus._values import WireError, read_array, read_cid, read_text, read_unsigned
 from sealer_fsm.rpc import (
     INVALID_PARAMS,
     REQUEST_HEADERS,
@@ -114,6 +115,10 @@ class DevnetService:
             "Venus.ReportAborted": _venus(self.report_aborted, "sector", "reason"),
             "Venus.AllocateSanpUpSector": _venus(self.allocate_snapup, "spec"),
             "Venus.SubmitSnapUpProof": _venus(self.submit_snapup_proof, "sector", "info"),
+            "Venus.AllocateRebuildSector": _venus(self.allocate_rebuild, "spec"),
+            "Venus.AllocateUnsealSector": _venus(self.allocate_unseal, "spec"),
+            "Venus.AcquireUnsealDest": _venus(self.acquire_unseal_dest, "sector", "piece_cid"),
+            "Venus.AchieveUnsealSector": _venus(self.achieve_unseal, "sector", "piece_cid", "error"),
             "Venus.WorkerPing": _venus(self.worker_ping, "info"),
             "Venus.WorkerPingInfoList": _venus(self.worker_pings),
             "Venus.Version": _venus(self.version_text),
@@ -194,6 +199,24 @@ class DevnetService:
             wire.sector_id_from_wire(sector), wire.snapup_proof_from_wire(info)
         )
         return wire.submit_reply_to_wire(reply)
+
+    async def allocate_rebuild(self, spec: Any) -> Any:
+        miners, sizes = wire.allocate_spec_from_wire(spec)
+        allocation = await self.devnet.allocate_rebuild_sector(miners, sizes, **_request_id())
+        return requests_wire.rebuild_allocation_to_wire(allocation)
+
+    async def allocate_unseal(self, spec: Any) -> Any:
+        miners, sizes = wire.allocate_spec_from_wire(spec)
+        allocation = await self.devnet.allocate_unseal_sector(miners, sizes, **_request_id())
+        return requests_wire.unseal_allocation_to_wire(allocation)
+
+    async def acquire_unseal_dest(self, sector: Any, piece_cid: Any) -> Any:
+        piece = read_cid(piece_cid, "pieceCid")
+        return await self.devnet.acquire_unseal_dest(wire.sector_id_from_wire(sector), piece)
+
+    async def achieve_unseal(self, sector: Any, piece_cid: Any, error: Any) -> None:
+        piece, reason = read_cid(piece_cid, "pieceCid"), read_text(error, "errInfo")
+        await self.devnet.achieve_unseal_sector(wire.sector_id_from_wire(sector), piece, reason)
 
     async def worker_ping(self, info: Any) -> None:
         await self.devnet.worker_ping(wire.worker_ping_from_wire(info))

@@ -21,6 +21,7 @@ from sealer_fsm.manager._types import (
     PollReply,
     PreCommitInfo,
     Randomness,
+    RebuildAllocation,
     SectorId,
     SectorStateReply,
     SeedWait,
@@ -29,12 +30,14 @@ from sealer_fsm.manager._types import (
     StateReport,
     StoreInfo,
     SubmitReply,
+    UnsealAllocation,
     WorkerPing,
     WorkerPingRecord,
 )
 from sealer_fsm.manager.venus import _wire as wire
+from sealer_fsm.manager.venus import _wire_requests as requests_wire
 from sealer_fsm.manager.venus._transport import RpcTransport
-from sealer_fsm.manager.venus._values import WireError
+from sealer_fsm.manager.venus._values import WireError, cid_object
 
 T = TypeVar("T")
 
@@ -189,6 +192,33 @@ class VenusClient:
             "SubmitSnapUpProof", wire.submit_reply_from_wire, wire.sector_id_to_wire(sector),
             wire.snapup_proof_to_wire(proof),
         )  # fmt: skip
+
+    # -- rebuild and unseal -------------------------------------------------------------------------------
+
+    async def allocate_rebuild_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
+    ) -> RebuildAllocation | None:
+        spec = wire.allocate_spec_to_wire(allowed_miners, proof_types_of(allowed_sizes))
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        decode = requests_wire.rebuild_allocation_from_wire
+        return await self._call("AllocateRebuildSector", decode, spec, headers=headers)
+
+    async def allocate_unseal_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
+    ) -> UnsealAllocation | None:
+        spec = wire.allocate_spec_to_wire(allowed_miners, proof_types_of(allowed_sizes))
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        decode = requests_wire.unseal_allocation_from_wire
+        return await self._call("AllocateUnsealSector", decode, spec, headers=headers)
+
+    async def acquire_unseal_dest(self, sector: SectorId, piece_cid: str) -> list[str]:
+        piece = cid_object(piece_cid)
+        return await self._call(
+            "AcquireUnsealDest", requests_wire.dests_from_wire, wire.sector_id_to_wire(sector), piece
+        )
+
+    async def achieve_unseal_sector(self, sector: SectorId, piece_cid: str, error: str) -> None:
+        await self._rpc.call("Venus.AchieveUnsealSector", wire.sector_id_to_wire(sector), cid_object(piece_cid), error)
 
 
 def _boolean(value: Any) -> bool:
