@@ -1,4 +1,5 @@
-"""`sealer-fsm devnet serve|workers|abort`: one devnet chain for many workers on many hosts.
+"""`sealer-fsm devnet serve|workers|abort`: one devnet chain for many workers on many hosts (and, in
+`_devnet_requests`, `rebuild|unseal|sectors` on the chain in a worker's home).
 
 `serve` runs the devnet of a machine file as a server of the reference manager's `Venus.*` API; workers join it
 with `[sector_manager] rpc_client.addr` pointing at it, as they would join a damocles-manager. `workers` lists the
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from sealer_fsm import __version__
 from sealer_fsm.assembly import attached_stores, build_devnet
+from sealer_fsm.cli import _devnet_requests
 from sealer_fsm.cli._common import CliError, print_json, table_console
 from sealer_fsm.config import ConfigError, MachineConfig, load_machine_file
 from sealer_fsm.control import CA_ENV
@@ -65,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     abort.add_argument("sector", help="s-t0<miner>-<number>")
     abort.add_argument("--reason", default="aborted via CLI", help="recorded as the abort reason")
     abort.set_defaults(handler=_abort)
+
+    _devnet_requests.register(commands)  # rebuild, unseal, sectors: on the chain in a worker's home
 
 
 def _add_host(parser: argparse.ArgumentParser) -> None:
