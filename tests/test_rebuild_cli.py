@@ -24,9 +24,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> SealedChain:
     return seal_chain(tmp_path_factory.mktemp("sealed-chain"))
 
 
-def cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(*args: str | Path, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sealer_fsm", *map(str, args)], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "sealer_fsm", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
 
 
@@ -78,7 +78,8 @@ def test_an_operator_rebuilds_a_lost_sector_and_unseals_a_piece(tmp_path: Path, 
     queued = views(home)[chain.dealt]
     assert queued["rebuild"]["status"] == "queued" and queued["unseals"][0]["status"] == "queued"
 
-    ran = cli("run", "-c", machine, "--home", home, "--sectors", "2", timeout=240)
+    # A home given relative to where the operator stands (as `make run` gives it) works as well.
+    ran = cli("run", "-c", machine, "--home", "home", "--sectors", "2", timeout=240, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "2 sectors finished (1 rebuild, 1 unseal), 0 aborted" in ran.stdout + ran.stderr
 

@@ -154,8 +154,7 @@ def _table(views: list[dict[str, Any]]) -> Table:
     for column in ("sector", "state", "CommD", "CommR", "pieces", "upgraded", "store", "rebuild", "unseals"):
         table.add_column(column, overflow="fold")
     for view in views:
-        deals = sum(piece["deal_id"] is not None for piece in view["pieces"])
-        pieces = f"{deals} deal, {len(view['pieces']) - deals} pledge" if view["pieces"] else "-"
+        upgrade = view["upgrade"]
         rebuild = view["rebuild"]
         unseals = ", ".join(f"{_short(u['piece_cid'])} {u['status']}" for u in view["unseals"]) or "-"
         table.add_row(
@@ -163,10 +162,18 @@ def _table(views: list[dict[str, Any]]) -> Table:
             view["state"],
             _short(view["comm_d"]),
             _short(view["comm_r"]),
-            pieces,
-            "yes" if view["upgraded"] else "no",
+            _pieces(view["pieces"]),
+            "no" if upgrade is None else f"yes: {_pieces(upgrade['pieces'])}",
             view["persisted"] or "-",
             "-" if rebuild is None else rebuild["status"],
             unseals,
         )
     return table
+
+
+def _pieces(pieces: list[dict[str, Any]]) -> str:
+    """ "1 deal + 2 pledge" (pledge pieces are the zeros filling the sector around the deals)."""
+    if not pieces:
+        return "-"
+    deals = sum(piece["deal_id"] is not None for piece in pieces)
+    return f"{deals} deal{'s' * (deals != 1)} + {len(pieces) - deals} pledge"
