@@ -20,6 +20,7 @@ def connect_manager(worker: Worker, manager: SectorManager) -> None:
     worker.add_listener(StateReporter(worker, manager))
 
     async def report_aborted(payload: dict[str, Any]) -> None:
-        await manager.report_aborted(SectorId.parse(payload["sector"]), payload["reason"])
+        # A call a step deferred: made through the steps' manager, as the step would have made it.
+        await worker.services.manager.report_aborted(SectorId.parse(payload["sector"]), payload["reason"])
 
     worker.handle_deferred(REPORT_ABORTED, report_aborted)

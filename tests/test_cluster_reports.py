@@ -14,9 +14,11 @@ from sealer_fsm.assembly import attached_stores, build_manager
 from sealer_fsm.config import load_machine_file
 from sealer_fsm.manager import SectorId, SectorStateReply, StateReport
 from sealer_fsm.plans import ABORT_STATE
+from sealer_fsm.processors import Processors
 from sealer_fsm.reporting import StateReporter
 from sealer_fsm.runtime import Services, Worker, WorkerListener
 from sealer_fsm.steps import builtin_registry
+from sealer_fsm.steps.stages import builtin_stage
 
 
 class Reports:
@@ -40,7 +42,10 @@ def worker_with_reports(tmp_path: Path, **devnet: Any) -> tuple[Worker, Reports]
     """A worker wired as build_worker wires it, with `Reports` between the steps and the devnet."""
     config = load_machine_file(devnet_machine(tmp_path, ["sealer"], devnet), tmp_path / "home")
     reports = Reports(build_manager(config))
-    worker = Worker(config, builtin_registry(), services=Services(manager=reports, stores=attached_stores(config)))
+    services = Services(
+        manager=reports, stores=attached_stores(config), processors=Processors(config.processors, builtin=builtin_stage)
+    )
+    worker = Worker(config, builtin_registry(), services=services)
     worker.add_listener(StateReporter(worker, reports))
     return worker, reports
 

@@ -207,7 +207,7 @@ def test_worker_name_is_a_plain_name_so_the_default_home_stays_under_var(tmp_pat
     path = tmp_path / "host.toml"
     path.write_text('[worker]\nname = "host-1.example_a"\n' + THREAD + STORE)
     config = load_machine_file(path)
-    assert config.home == default_home("host-1.example_a") and config.home.parent.name == "var"
+    assert config.home == default_home("host-1.example_a").absolute() and config.home.parent.name == "var"
 
 
 def _toml(value):

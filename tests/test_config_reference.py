@@ -52,7 +52,7 @@ def test_every_documented_reference_key_loads(tmp_path: Path) -> None:
         "[metrics] http_listen",
         "[processors] static_tree_d (2KiB)",
         "[processors.limitation.concurrent] add_pieces",
-        *(f"[[processors.{stage}]]" for stage in ("add_pieces", "tree_d", "snap_prove", "unseal")),
+        *(f"[[processors.{stage}]]" for stage in ("add_pieces", "tree_d", "snap_prove")),
         "[[processors.window_post]]",
         "[[processors.sealing_daemons]]",
     ]

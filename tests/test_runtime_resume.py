@@ -152,8 +152,8 @@ def test_only_states_every_path_passes_through_count(tmp_path):
 
 
 def test_the_control_rpc_checks_a_resume_without_doing_it(tmp_path, machine_file):
-    from sealer_fsm.control._jsonrpc import RpcError
     from sealer_fsm.control._methods import WorkerMethods
+    from sealer_fsm.rpc import RpcError
 
     worker = paused_in(tmp_path, machine_file, "sealer", "PCSubmitted")
     methods = WorkerMethods(worker)

@@ -25,6 +25,7 @@ from sealer_fsm.manager import SectorId
 from sealer_fsm.manager.devnet import DATABASE_NAME, DevnetManager
 from sealer_fsm.manager.devnet._db import DevnetDatabase
 from sealer_fsm.manager.devnet._view import chain_view
+from sealer_fsm.store import StoreError
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,6 +141,8 @@ def _sectors(args: argparse.Namespace) -> int:
             views = chain_view(database)
         finally:
             database.close()
+    except StoreError as error:  # not a devnet database: its sentence names the file
+        raise CliError(str(error)) from error
     except (sqlite3.Error, OSError) as error:
         raise CliError(f"cannot read the devnet chain {path}: {error}") from error
     if args.json:

@@ -256,7 +256,8 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None, require_thr
     sealing_raw = machine.sealing
     global_sealing = read_section(SealingConfig, sealing_raw, "[sealing]")
     name = machine.worker.name or path.stem
-    home_path = Path(home) if home is not None else default_home(name)
+    # Absolute from here on: steps, processor children and the stores' transfer routes run in other folders.
+    home_path = (Path(home) if home is not None else default_home(name)).absolute()
     if not machine.sealing_thread and require_threads:
         raise ConfigError("no [[sealing_thread]] defined: a worker needs at least one thread")
     threads = []
