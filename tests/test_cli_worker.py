@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,20 @@ def test_pause_resume_and_history_of_a_thread(worker: RunningWorker, capsys) -> 
     assert re.fullmatch(r"thread 0: task \d+ \(s-t01000-\d+, plan sealer\)", out.splitlines()[0])  # one line
     history = json.loads(run_cli(capsys, "worker", "history", "-i", "0", "--json", *host)[1])
     assert [entry["event"] for entry in history["entries"]].count("AssignTicket") == 2
+
+
+def test_an_operator_paused_thread_says_who_paused_it_when_and_why(worker: RunningWorker, capsys) -> None:
+    """Issue 11 #9: not an empty last error, in the table and in --json."""
+    host = ("--host", worker.address)
+    status, out, _ = run_cli(capsys, "worker", "pause", "-i", "2", "--now", "--reason", "disk swap", *host)
+    assert (status, out) == (0, "thread 2: pause requested (running step cancelled)\n")
+    worker.wait_for(lambda threads: threads[2]["thread_state"]["state"] == "Paused")
+    (thread,) = [t for t in json.loads(run_cli(capsys, "worker", "list", "--json", *host)[1]) if t["index"] == 2]
+    assert (thread["paused_by"], thread["pause_reason"], thread["last_error"]) == ("operator", "disk swap", None)
+    when = datetime.fromtimestamp(thread["paused_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    status, out, _ = run_cli(capsys, "worker", "list", *host)
+    (row,) = [line for line in out.splitlines() if line.split()[0] == "2"]
+    assert f"paused by operator at {when}: disk swap" in row
 
 
 def test_a_refused_state_names_the_valid_ones(worker: RunningWorker, capsys) -> None:

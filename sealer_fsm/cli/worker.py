@@ -12,7 +12,7 @@ from rich.table import Table
 from sealer_fsm.cli._common import Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
-from sealer_fsm.wording import refused_plan_edit
+from sealer_fsm.wording import error_or_pause_note, refused_plan_edit
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
@@ -27,6 +27,7 @@ def register(subparsers: Subparsers) -> None:
     pause = commands.add_parser("pause", help="pause a thread at its next checkpoint")
     pause.add_argument("-i", "--index", type=int, required=True, help="thread index")
     pause.add_argument("--now", action="store_true", help="also cancel the running step (it runs again on resume)")
+    pause.add_argument("--reason", help="why, shown while the thread is paused and kept with the task")
     pause.set_defaults(handler=_pause)
 
     resume = commands.add_parser("resume", help="resume a paused thread, optionally into another state")
@@ -74,7 +75,14 @@ def _list(args: argparse.Namespace) -> int:
             info["job_state"] or "-",
             info["job_stage"] + (" (simulated)" if info.get("simulated") else ""),
             thread_state_text(info["thread_state"], info.get("waiting_for")),
-            info["last_error"] or "-",
+            error_or_pause_note(
+                info["last_error"],
+                bool(info.get("paused")),
+                info.get("paused_by"),
+                info.get("paused_at"),
+                info.get("pause_reason"),
+            )
+            or "-",
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),
         )
@@ -86,7 +94,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _pause(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        queued = remote_call(client, "SealerFsm.Pause", args.index, args.now)
+        queued = remote_call(client, "SealerFsm.Pause", args.index, args.now, args.reason)
     if args.json:
         print_json(queued)
     elif queued:

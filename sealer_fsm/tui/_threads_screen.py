@@ -29,6 +29,7 @@ from sealer_fsm.tui._recovery import (
     shared_current_state,
     targets_title,
 )
+from sealer_fsm.tui._resume_check import ResumeValidation, validate_resume
 from sealer_fsm.tui._resume_picker import ResumePicker
 from sealer_fsm.tui._summary import summary_text
 from sealer_fsm.tui._thread_table import ThreadTable, matches_filter
@@ -193,7 +194,11 @@ class ThreadsScreen(Screen[None]):
             self.say(error.message, "error")
             return
         title = targets_title("Resume", rows)
-        picker = ResumePicker(title, common_states(plans), shared_current_state(plans))
+
+        def validate(state: str, force: bool) -> Awaitable[ResumeValidation]:
+            return validate_resume(self._controller, rows, state, force)
+
+        picker = ResumePicker(title, common_states(plans), shared_current_state(plans), validate)
         choice = await self.app.push_screen_wait(picker)
         if choice is None:
             self.say("resume cancelled; nothing changed")
