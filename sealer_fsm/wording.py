@@ -16,6 +16,16 @@ def refused_plan_edit(path: str, faults: str) -> str:
     return f"plan edit refused: {path} does not load; its threads keep the previous version: {lines[0]}{more}"
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 task`, `0 tasks`, `2 tasks`: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def listed(items: list[str]) -> str:
+    """`1`, `1 and 2`, `1, 2 and 3`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def clock_text(at: float) -> str:
     """A moment as the operator's local date and time, to the second."""
     return datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")

@@ -159,3 +159,4 @@ def test_an_operator_paused_sector_says_who_paused_it_when_and_why(tmp_path: Pat
     assert status == 0
     when = datetime.datetime.fromtimestamp(paused_at).strftime("%Y-%m-%d %H:%M:%S")
     assert f"paused by alice at {when}: disk swap" in " ".join(table.split())
+    assert table.split("\n", 1)[0].strip() == "1 task"  # not "1 tasks"

@@ -103,12 +103,23 @@ def test_a_refused_state_names_the_valid_ones(worker: RunningWorker, capsys) -> 
     assert err.startswith("sealer-fsm: state 'SnapEncoded' is not in plan 'sealer'; valid states: Empty, Allocated")
 
 
+def test_a_jump_refused_for_missing_data_names_the_force_flag(worker: RunningWorker, capsys) -> None:
+    """Issue 11 #20: the CLI's flag is --force; it is offered only where it would help."""
+    host = ("--host", worker.address)
+    status, _, err = run_cli(capsys, "worker", "resume", "-i", "0", "-s", "PC2Done", *host)
+    assert status == 1 and err.count("\n") == 1
+    assert "needs task data the task does not have (pc1_out" in err
+    assert err.rstrip().endswith("aborts the task (Abort); add --force to jump there anyway"), err
+    status, _, err = run_cli(capsys, "worker", "resume", "-i", "0", "-s", "Empty", *host)
+    assert status == 1 and "comes before its allocation" in err and "--force" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["resume", "-i", "2"], "thread 2 is not paused"),
-        (["pause", "-i", "9"], "thread #9 not found"),
-        (["history", "-i", "-1"], "thread #-1 not found"),
+        (["pause", "-i", "9"], "thread 9 not found"),
+        (["history", "-i", "-1"], "thread -1 not found"),
     ],
 )
 def test_refusals_are_one_line_on_stderr(worker: RunningWorker, capsys, argv: list[str], message: str) -> None:

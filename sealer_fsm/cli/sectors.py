@@ -18,7 +18,7 @@ from sealer_fsm.cli._common import CliError, Subparsers, add_json_argument, prin
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.plans import ABORT_STATE, STATE_ALIASES
 from sealer_fsm.store import HistoryEntry, StoreError, TaskRecord, TaskStore
-from sealer_fsm.wording import error_or_pause_note
+from sealer_fsm.wording import counted, error_or_pause_note
 
 
 def register(subparsers: Subparsers) -> None:
@@ -139,7 +139,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = Table(title_justify="left", title=f"{len(rows)} tasks")
+    table = Table(title_justify="left", title=counted(len(rows), "task"))
     for column in ("task", "sector", "plan", "state", "thread", "paused", "retry"):
         table.add_column(column, no_wrap=True)
     for column in ("CommD", "CommR", "last error"):

@@ -254,7 +254,7 @@ class Worker:
 
     def _thread(self, index: int) -> SealingThread:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self._threads):
-            raise ThreadNotFound(f"thread #{index} not found (this worker has threads 0 to {len(self._threads) - 1})")
+            raise ThreadNotFound(f"thread {index} not found (this worker has threads 0 to {len(self._threads) - 1})")
         return self._threads[index]
 
     def threads(self) -> list[ThreadInfo]:

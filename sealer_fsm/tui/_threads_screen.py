@@ -33,6 +33,7 @@ from sealer_fsm.tui._resume_check import ResumeValidation, validate_resume
 from sealer_fsm.tui._resume_picker import ResumePicker
 from sealer_fsm.tui._summary import summary_text
 from sealer_fsm.tui._thread_table import ThreadTable, matches_filter
+from sealer_fsm.wording import listed
 
 # The keys of the thread view, in the order the help screen (`?`) lists them.
 KEYS = [
@@ -241,7 +242,8 @@ class ThreadsScreen(Screen[None]):
             return []
         running = [str(row.index) for row in rows if not row.paused]
         if running:
-            self.say(f"cannot {verb}: thread {', '.join(running)} is not paused (pause it first with p or P)", "error")
+            threads = f"thread {running[0]} is" if len(running) == 1 else f"threads {listed(running)} are"
+            self.say(f"cannot {verb}: {threads} not paused (pause first with p or P)", "error")
             return []
         return rows
 

@@ -163,7 +163,18 @@ def test_resume_or_abort_of_a_running_thread_is_refused_before_any_dialog(tmp_pa
             await s.select(0)
             await s.pilot.press("a")
             assert s.app.screen is s.screen
-            assert "is not paused" in s.status()
+            assert "cannot abort: thread 0 is not paused" in s.status()
+
+    run(scenario)
+
+
+def test_a_refusal_for_several_threads_is_in_the_plural(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with local_session(tmp_path, ["sealer"] * 3, Script(step_seconds=0.3), refresh=0.25) as s:
+            await s.select(0)
+            await s.pilot.press("space", "down", "down", "space", "r")
+            assert s.app.screen is s.screen
+            assert "cannot resume: threads 0 and 2 are not paused" in s.status()
 
     run(scenario)
 
