@@ -10,7 +10,7 @@ token stops it. The worker hands `builtin_stage` to its `Processors`.
 from __future__ import annotations
 
 from sealer_fsm.processors import StageFailed, StageFunction
-from sealer_fsm.steps.stages import _sealing, _transfer
+from sealer_fsm.steps.stages import _sealing, _transfer, _unseal
 
 _STAGES: dict[str, StageFunction] = {
     "pc1": _sealing.pc1,
@@ -19,6 +19,7 @@ _STAGES: dict[str, StageFunction] = {
     "c1": _sealing.c1,
     "c2": _sealing.c2,
     "transfer": _transfer.transfer,
+    "unseal": _unseal.unseal,
 }
 
 
