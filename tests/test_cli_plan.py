@@ -52,7 +52,7 @@ def test_plan_show_of_an_unknown_plan_is_one_line(capsys):
     assert main(["plan", "show", "sealr"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert "unknown plan 'sealr' (shipped plans: sealer, snapup)" in error
+    assert "unknown plan 'sealr' (shipped plans: rebuild, sealer, snapup, unseal)" in error
 
 
 def test_plan_show_table_in_a_real_process():

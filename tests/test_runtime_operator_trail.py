@@ -205,7 +205,7 @@ def test_an_abort_before_the_task_has_a_sector_names_the_task(tmp_path, machine_
     task = asyncio.run(scenario())
     messages = [record.getMessage() for record in caplog.records]
     assert f"thread 0: task {task} (no sector yet) paused by operator in Empty (reason='wrong plan')" in messages
-    aborted = f"thread 0: task {task} (no sector yet) aborted by operator: Empty -> Abort "
+    aborted = f"thread 0: task {task} (no sector yet) aborted by operator: Empty -> Abort"
     aborted += " (force=False, reason='wrong plan')"
     assert aborted in messages
     assert not any(" - " in message for message in messages if message.startswith("thread 0:")), messages
