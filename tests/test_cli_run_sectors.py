@@ -175,3 +175,19 @@ def test_a_relative_plan_path_is_relative_to_the_machine_file(tmp_path: Path, ca
     assert main(["sectors", "list", "-c", str(machine)]) == 1
     expected = f"[[sealing_thread]] #0 plan: plan file not found ({project / 'plans' / 'missing.yaml'})"
     assert expected in capsys.readouterr().err
+
+
+def test_temporary_failures_and_retries_show_in_the_output_of_run(tmp_path: Path, capsys) -> None:
+    """Issue 11 #10: as README and docs/devnet.md say, each retry is a WARNING line with its attempt and the time of
+    the next try, in the plain output of a real run."""
+    machine = devnet_machine(tmp_path, ["sealer", "sealer"], {"rpc_error_rate": 0.3})
+    home = tmp_path / "home"
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "2", "--listen", "127.0.0.1:0"]) == 0
+    err = capsys.readouterr().err
+    retry = re.compile(
+        r"WARNING sealer_fsm\.runtime: thread \d+: s-t01000-\d+ in \w+: temporary: .+; retry (\d+) of 8"
+        r" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in [\d.]+ s\)$"
+    )
+    retries = [match for line in err.splitlines() if (match := retry.search(line))]
+    assert retries, err[-3000:]
+    assert all(1 <= int(match.group(1)) <= 8 for match in retries)
