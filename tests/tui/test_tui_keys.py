@@ -45,14 +45,14 @@ class KeyWalk:
 
 
 def assert_every_thread_is_readable(session: Session) -> None:
-    """Each thread's row shows its index, sector, state, thread state and the start of its last error, as of the
-    screen's last refresh."""
+    """Each thread's row shows its index, sector, state, thread state and the start of its last error (or of who
+    paused it, when and why), as of the screen's last refresh."""
     lines = session.screen_text()
     header = next(at for at, line in enumerate(lines) if re.match(r"^\s*#\s+(plan\s+)?sector\s+state\s", line))
     table = lines[header + 1 : next(at for at, line in enumerate(lines) if line.startswith("──"))]
     for row in session.screen.rows:
         (line,) = [line for line in table if re.match(rf"^\s*●?{row.index}\s", line)]
-        for value in (row.sector or "-", row.state or "-", row.thread_state, (row.last_error or "-")[:12]):
+        for value in (row.sector or "-", row.state or "-", row.thread_state, (row.error_text or "-")[:12]):
             assert value in line, f"{value!r} not in {line!r}"
 
 
