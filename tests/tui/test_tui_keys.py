@@ -87,11 +87,14 @@ def test_every_key_of_every_screen_at_both_sizes(tmp_path: Path, size: tuple[int
             await walk.press("enter", then=ConfirmScreen)
             await walk.press("escape", then=ThreadsScreen)
             for confirm in ("y", "enter"):
+                resumed_sector = s.cells(1)["sector"]
                 await walk.press("r", then=ResumePicker)
                 await walk.press("enter", then=ConfirmScreen)
                 await walk.press(confirm, then=ThreadsScreen)
                 await s.wait_until(lambda: not s.worker.thread(1).paused, "thread 1 resumes")
-                await s.select_paused(1)  # its next sector fails the same way
+                # Its next sector fails the same way; the table's row of the resumed one is stale until then.
+                await s.wait_until(lambda old=resumed_sector: s.cells(1)["sector"] != old, "the next sector shows")
+                await s.select_paused(1)
 
             # Abort: its confirmation asks for a reason; escape cancels, enter confirms.
             await s.select_paused(2)
