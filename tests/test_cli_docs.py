@@ -34,7 +34,8 @@ def quoted_commands(text: str) -> list[str]:
     found = []
     for piece in commands:
         piece = " ".join(piece.replace("\\|", "|").split())
-        for match in re.finditer(r"\bsealer-fsm( [^;#]*)?", piece):
+        # A drawing's lines (box-drawing characters) end the command they are drawn beside.
+        for match in re.finditer(r"\bsealer-fsm( [^;#\u2500-\u257f]*)?", piece):
             found.append(re.split(r" \| (?=head|grep|jq|less)|;|&&|\s#", match.group(0))[0].strip())
     return found
 
@@ -137,9 +138,9 @@ def test_the_checks_catch_a_wrong_option_or_subcommand() -> None:
             check_command(bad)
 
 
-# Commands whose output is a file, a live view or a UI, not text a script reads.
+# Commands whose output is a file, a live view or a UI, not text a script reads, or a server's log.
 # (`processor` is the worker's child process for a stage, speaking a protocol on its pipes.)
-NOT_PARSED = {("run",), ("tui",), ("plan", "diagram"), ("processor",)}
+NOT_PARSED = {("run",), ("tui",), ("plan", "diagram"), ("processor",), ("devnet", "serve")}
 
 
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

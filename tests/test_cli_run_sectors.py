@@ -50,7 +50,7 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
     assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3", "--listen", "127.0.0.1:0"]) == 0
     summary = capsys.readouterr().out
     # At least 3: draining lets the sector the other thread is sealing finish too.
-    finished_count = int(re.search(r"(\d+) sectors finished", summary).group(1))
+    finished_count = int(re.search(r"(\d+) sectors? finished", summary).group(1))
     assert finished_count >= 3 and "0 aborted" in summary and "simulated" in summary
 
     assert main(["sectors", "list", "--home", str(home), "--json"]) == 0
@@ -59,7 +59,7 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
     assert len(finished) >= 3
     assert set(listed[0]) == {
         *("task", "sector", "plan", "state", "thread", "paused", "last_error", "retry", "comm_d", "comm_r"),
-        *("simulated", "closed"),
+        *("simulated", "closed", "paused_by", "paused_at", "pause_reason"),
     }
     assert finished[0]["comm_d"].startswith("baga6ea4seaq") and finished[0]["comm_r"].startswith("bagboea4b5abc")
 
@@ -175,3 +175,19 @@ def test_a_relative_plan_path_is_relative_to_the_machine_file(tmp_path: Path, ca
     assert main(["sectors", "list", "-c", str(machine)]) == 1
     expected = f"[[sealing_thread]] #0 plan: plan file not found ({project / 'plans' / 'missing.yaml'})"
     assert expected in capsys.readouterr().err
+
+
+def test_temporary_failures_and_retries_show_in_the_output_of_run(tmp_path: Path, capsys) -> None:
+    """Issue 11 #10: as README and docs/devnet.md say, each retry is a WARNING line with its attempt and the time of
+    the next try, in the plain output of a real run."""
+    machine = devnet_machine(tmp_path, ["sealer", "sealer"], {"rpc_error_rate": 0.3})
+    home = tmp_path / "home"
+    assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "2", "--listen", "127.0.0.1:0"]) == 0
+    err = capsys.readouterr().err
+    retry = re.compile(
+        r"WARNING sealer_fsm\.runtime: thread \d+: s-t01000-\d+ in \w+: temporary: .+; retry (\d+) of 8"
+        r" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in [\d.]+ s\)$"
+    )
+    retries = [match for line in err.splitlines() if (match := retry.search(line))]
+    assert retries, err[-3000:]
+    assert all(1 <= int(match.group(1)) <= 8 for match in retries)

@@ -3,13 +3,14 @@ upgraded, aborted sectors (by a step, by an operator), a paused one, a finished 
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
 import pytest
 
 from sealer_fsm.cli import main
-from sealer_fsm.store import Change, TaskStore
+from sealer_fsm.store import Change, Pause, TaskStore
 
 SEALER_PATH = "plans/sealer.yaml"
 
@@ -17,7 +18,8 @@ SEALER_PATH = "plans/sealer.yaml"
 def walk(store: TaskStore, task, *moves, at: float = 100.0):
     """Apply (event, destination, data) moves as the runtime records them."""
     for event, destination, data in moves:
-        task = store.record(task, Change(task.state, event, destination, at, data_updates=data))
+        change = Change(task.state, event, destination, at, data_updates=data, sector=data.get("sector_id"))
+        task = store.record(task, change).wait()
         at += 1
     return task
 
@@ -27,7 +29,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("home")
     store = TaskStore.in_home(home, synchronous="NORMAL")
     # Task 1: s-t01000-3 sealed; a temporary failure while reporting it finished, then it closed.
-    sealed = store.create_task(0, "sealer", SEALER_PATH, "Empty", 10.0)
+    sealed = store.create_task(0, "sealer", SEALER_PATH, "Empty", 10.0).wait()
     sealed = walk(
         store,
         sealed,
@@ -36,30 +38,35 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("Finish", "Finished", {}),
     )
     failure = "temporary: manager unreachable"
-    sealed = store.record(sealed, Change("Finished", None, "Finished", 120.0, failure=failure, last_error=failure))
-    store.close_task(sealed, 121.0)
+    sealed = store.record(
+        sealed, Change("Finished", None, "Finished", 120.0, failure=failure, last_error=failure)
+    ).wait()
+    store.close_task(sealed, 121.0).wait()
     # Task 2: the same sector upgraded by snapup, still open.
-    upgrade = store.create_task(3, "snapup", "plans/snapup.yaml", "Empty", 130.0)
+    upgrade = store.create_task(3, "snapup", "plans/snapup.yaml", "Empty", 130.0).wait()
     walk(store, upgrade, ("AllocatedSnapUpSector", "Allocated", {"sector_id": "s-t01000-3"}), at=131.0)
     # Task 3: aborted by an operator, with a reason.
-    dropped = store.create_task(1, "sealer", SEALER_PATH, "Empty", 20.0)
+    dropped = store.create_task(1, "sealer", SEALER_PATH, "Empty", 20.0).wait()
     dropped = walk(store, dropped, ("Allocate", "Allocated", {"sector_id": "s-t01000-4"}))
     dropped = store.record(
         dropped, Change("Allocated", "Abort", "Abort", 30.0, actor="operator", reason="deals expired")
-    )
-    store.close_task(dropped, 31.0)
+    ).wait()
+    store.close_task(dropped, 31.0).wait()
     # Task 4: aborted by its step.
-    rejected = store.create_task(2, "sealer", SEALER_PATH, "Empty", 40.0)
+    rejected = store.create_task(2, "sealer", SEALER_PATH, "Empty", 40.0).wait()
     rejected = walk(store, rejected, ("Allocate", "Allocated", {"sector_id": "s-t01000-5"}))
-    rejected = store.record(rejected, Change("Allocated", "Abort", "Abort", 50.0, failure="abort: deal expired"))
-    store.close_task(rejected, 51.0)
+    rejected = store.record(rejected, Change("Allocated", "Abort", "Abort", 50.0, failure="abort: deal expired")).wait()
+    store.close_task(rejected, 51.0).wait()
     # Task 5: paused after a permanent failure.
-    stuck = store.create_task(1, "sealer", SEALER_PATH, "Empty", 60.0)
+    stuck = store.create_task(1, "sealer", SEALER_PATH, "Empty", 60.0).wait()
     stuck = walk(store, stuck, ("Allocate", "Allocated", {"sector_id": "s-t01000-7"}))
     ticket = "permanent: ticket expired"
-    store.record(stuck, Change("Allocated", None, "Allocated", 70.0, failure=ticket, paused=True, last_error=ticket))
+    paused = Pause("worker", ticket)
+    store.record(
+        stuck, Change("Allocated", None, "Allocated", 70.0, failure=ticket, pause=paused, last_error=ticket)
+    ).wait()
     # Task 6: another miner's sector with the same number.
-    other = store.create_task(2, "sealer", SEALER_PATH, "Empty", 80.0)
+    other = store.create_task(2, "sealer", SEALER_PATH, "Empty", 80.0).wait()
     walk(store, other, ("Allocate", "Allocated", {"sector_id": "s-t02000-7"}))
     store.close()
     return home
@@ -136,3 +143,20 @@ def test_a_sector_named_by_its_number_alone(home: Path, capsys) -> None:
     assert err == "sealer-fsm: sector number 7 is ambiguous: s-t01000-7, s-t02000-7; give the full name\n"
     status, _, err = sectors(capsys, "history", "99", "--home", str(home))
     assert status == 1 and "no sector numbered 99" in err
+
+
+def test_an_operator_paused_sector_says_who_paused_it_when_and_why(tmp_path: Path, capsys) -> None:
+    """Issue 11 #9: a task paused by an operator has no last error; the list says who paused it, when and why."""
+    store = TaskStore.in_home(tmp_path, synchronous="NORMAL")
+    task = store.create_task(0, "sealer", SEALER_PATH, "Empty", 10.0).wait()
+    task = walk(store, task, ("Allocate", "Allocated", {"sector_id": "s-t01000-9"}))
+    paused_at = 1_800_000_000.0
+    store.update_control(task, retry=0, pause=Pause("alice", "disk swap"), last_error=None, at=paused_at).wait()
+    store.close()
+    (row,) = listed(capsys, tmp_path)
+    assert (row["paused_by"], row["paused_at"], row["pause_reason"]) == ("alice", paused_at, "disk swap")
+    status, table, _ = sectors(capsys, "list", "--home", str(tmp_path))
+    assert status == 0
+    when = datetime.datetime.fromtimestamp(paused_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"paused by alice at {when}: disk swap" in " ".join(table.split())
+    assert table.split("\n", 1)[0].strip() == "1 task"  # not "1 tasks"

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,20 @@ def test_pause_resume_and_history_of_a_thread(worker: RunningWorker, capsys) -> 
     assert [entry["event"] for entry in history["entries"]].count("AssignTicket") == 2
 
 
+def test_an_operator_paused_thread_says_who_paused_it_when_and_why(worker: RunningWorker, capsys) -> None:
+    """Issue 11 #9: not an empty last error, in the table and in --json."""
+    host = ("--host", worker.address)
+    status, out, _ = run_cli(capsys, "worker", "pause", "-i", "2", "--now", "--reason", "disk swap", *host)
+    assert (status, out) == (0, "thread 2: pause requested (running step cancelled)\n")
+    worker.wait_for(lambda threads: threads[2]["thread_state"]["state"] == "Paused")
+    (thread,) = [t for t in json.loads(run_cli(capsys, "worker", "list", "--json", *host)[1]) if t["index"] == 2]
+    assert (thread["paused_by"], thread["pause_reason"], thread["last_error"]) == ("operator", "disk swap", None)
+    when = datetime.fromtimestamp(thread["paused_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    status, out, _ = run_cli(capsys, "worker", "list", *host)
+    (row,) = [line for line in out.splitlines() if line.split()[0] == "2"]
+    assert f"paused by operator at {when}: disk swap" in row
+
+
 def test_a_refused_state_names_the_valid_ones(worker: RunningWorker, capsys) -> None:
     status, out, err = run_cli(capsys, "worker", "resume", "-i", "0", "-s", "SnapEncoded", "--host", worker.address)
     assert status == 1 and out == ""
@@ -88,12 +103,23 @@ def test_a_refused_state_names_the_valid_ones(worker: RunningWorker, capsys) -> 
     assert err.startswith("sealer-fsm: state 'SnapEncoded' is not in plan 'sealer'; valid states: Empty, Allocated")
 
 
+def test_a_jump_refused_for_missing_data_names_the_force_flag(worker: RunningWorker, capsys) -> None:
+    """Issue 11 #20: the CLI's flag is --force; it is offered only where it would help."""
+    host = ("--host", worker.address)
+    status, _, err = run_cli(capsys, "worker", "resume", "-i", "0", "-s", "PC2Done", *host)
+    assert status == 1 and err.count("\n") == 1
+    assert "needs task data the task does not have (pc1_out" in err
+    assert err.rstrip().endswith("aborts the task (Abort); add --force to jump there anyway"), err
+    status, _, err = run_cli(capsys, "worker", "resume", "-i", "0", "-s", "Empty", *host)
+    assert status == 1 and "comes before its allocation" in err and "--force" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["resume", "-i", "2"], "thread 2 is not paused"),
-        (["pause", "-i", "9"], "thread #9 not found"),
-        (["history", "-i", "-1"], "thread #-1 not found"),
+        (["pause", "-i", "9"], "thread 9 not found"),
+        (["history", "-i", "-1"], "thread -1 not found"),
     ],
 )
 def test_refusals_are_one_line_on_stderr(worker: RunningWorker, capsys, argv: list[str], message: str) -> None:

@@ -184,3 +184,28 @@ def test_resumes_and_aborts_are_logged_with_target_force_and_reason(tmp_path, ma
     )
     aborted = "thread 0: s-t01000-1 aborted by operator: TicketAssigned -> Abort (force=True, reason='give up')"
     assert aborted in messages
+
+
+def test_an_abort_before_the_task_has_a_sector_names_the_task(tmp_path, machine_file, caplog):
+    """Issue 11 #20: not `- aborted`; the log says which task, and that it had no sector yet."""
+    caplog.set_level(logging.INFO, "sealer_fsm")
+    worker = build_worker(machine_file(["sealer"]), tmp_path / "h", registry_for(forward()))
+
+    async def scenario():
+        worker.pause(0, reason="wrong plan")
+        runner = runner_for(worker)
+        await until(lambda: worker.thread(0).paused)
+        task = worker.thread(0).task_id
+        worker.resume(0, "Abort", reason="wrong plan")
+        await until(lambda: worker.thread(0).task_id != task)
+        worker.drain()
+        await runner
+        return task
+
+    task = asyncio.run(scenario())
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"thread 0: task {task} (no sector yet) paused by operator in Empty (reason='wrong plan')" in messages
+    aborted = f"thread 0: task {task} (no sector yet) aborted by operator: Empty -> Abort"
+    aborted += " (force=False, reason='wrong plan')"
+    assert aborted in messages
+    assert not any(" - " in message for message in messages if message.startswith("thread 0:")), messages

@@ -21,6 +21,7 @@ from sealer_fsm.runtime import ThreadInfo, Worker, WorkerListener
 from sealer_fsm.store import TaskRecord
 from sealer_fsm.thread_columns import BY_KEY, Cells, content_widths, plan_layout
 from sealer_fsm.units import format_duration
+from sealer_fsm.wording import counted, error_or_pause_note
 
 # The proof stages (config.PROOF_STAGES) as the plans' stage column names them.
 _STAGE_NAMES = {
@@ -79,7 +80,7 @@ class RunProgress(WorkerListener):
     def summary(self) -> str:
         plans = ", ".join(f"{count} {plan}" for plan, count in sorted(self.finished.items())) or "none"
         return (
-            f"{self.finished_total} sectors finished ({plans}), {self.aborted} aborted,"
+            f"{counted(self.finished_total, 'sector')} finished ({plans}), {self.aborted} aborted,"
             f" in {time.monotonic() - self.started:.1f} s;"
             f" simulated: {'/'.join(simulated_stages(self.worker)) or 'none'}"
         )
@@ -142,5 +143,8 @@ def _cells(info: ThreadInfo) -> Cells:
         "thread": (info.thread_state.value, ""),
         "elapsed": (format_duration(info.elapsed) if info.state else "-", ""),
         "retry": (str(info.retry), ""),
-        "error": (info.last_error or "", "red"),
+        "error": (
+            error_or_pause_note(info.last_error, info.paused, info.paused_by, info.paused_at, info.pause_reason) or "",
+            "red",
+        ),
     }

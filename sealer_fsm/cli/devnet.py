@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_host(abort)
     abort.add_argument("sector", help="s-t0<miner>-<number>")
     abort.add_argument("--reason", default="aborted via CLI", help="recorded as the abort reason")
+    abort.add_argument("--json", action="store_true", help="print the result as JSON")
     abort.set_defaults(handler=_abort)
 
     _devnet_requests.register(commands)  # rebuild, unseal, sectors: on the chain in a worker's home
@@ -239,5 +240,8 @@ def _abort(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(f"{args.sector!r} is not a sector name like s-t01000-5") from error
     _ask(args.host, lambda client: client.report_aborted(sector, args.reason))
-    print(f"{sector.name} aborted on the manager ({args.reason}); its worker drops it at its next report")
+    if args.json:
+        print_json({"sector": sector.name, "aborted": True, "reason": args.reason})
+    else:
+        print(f"{sector.name} aborted on the manager ({args.reason}); its worker drops it at its next report")
     return 0

@@ -169,9 +169,10 @@ async def _control_server(
     """The control RPC (and /metrics) for as long as the worker runs, and the sector manager's link: the
     WorkerPing naming the control address, then the manager's connections closed when the worker stops."""
     server = await start_control_server(worker, host, port, metrics=metrics)
-    logging.getLogger("sealer_fsm.run").info("control RPC listening on %s", server.address)
     try:
         async with _manager_link(worker, server):
+            # Only now: a store the manager does not know is refused in one line, with nothing printed before it.
+            logging.getLogger("sealer_fsm.run").info("control RPC listening on %s", server.address)
             yield
     finally:
         await server.close()

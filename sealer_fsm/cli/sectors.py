@@ -18,6 +18,7 @@ from sealer_fsm.cli._common import CliError, Subparsers, add_json_argument, prin
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.plans import ABORT_STATE, STATE_ALIASES
 from sealer_fsm.store import HistoryEntry, StoreError, TaskRecord, TaskStore
+from sealer_fsm.wording import counted, error_or_pause_note
 
 
 def register(subparsers: Subparsers) -> None:
@@ -79,6 +80,9 @@ def _row(task: TaskRecord) -> dict[str, Any]:
         "state": task.state,
         "thread": task.thread,
         "paused": task.paused,
+        "paused_by": task.paused_by,
+        "paused_at": task.paused_at,
+        "pause_reason": task.pause_reason,
         "last_error": task.last_error,
         "retry": task.retry,
         "comm_d": task.data.get("comm_d_cid"),
@@ -135,7 +139,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = Table(title_justify="left", title=f"{len(rows)} tasks")
+    table = Table(title_justify="left", title=counted(len(rows), "task"))
     for column in ("task", "sector", "plan", "state", "thread", "paused", "retry"):
         table.add_column(column, no_wrap=True)
     for column in ("CommD", "CommR", "last error"):
@@ -154,7 +158,10 @@ def _list(args: argparse.Namespace) -> int:
             str(row["retry"]),
             _short(row["comm_d"]),
             comm_r,
-            row["last_error"] or "",
+            error_or_pause_note(
+                row["last_error"], row["paused"], row["paused_by"], row["paused_at"], row["pause_reason"]
+            )
+            or "",
         )
     table_console().print(table)
     return 0

@@ -9,10 +9,12 @@ from typing import Any
 
 from rich.table import Table
 
-from sealer_fsm.cli._common import Subparsers, print_json, table_console
+from sealer_fsm.cli._common import CliError, Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
+from sealer_fsm.control import ControlClient, ControlClientError
+from sealer_fsm.plans import ABORT_STATE, STATE_ALIASES
 from sealer_fsm.units import format_duration
-from sealer_fsm.wording import refused_plan_edit
+from sealer_fsm.wording import error_or_pause_note, refused_plan_edit
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
@@ -27,6 +29,7 @@ def register(subparsers: Subparsers) -> None:
     pause = commands.add_parser("pause", help="pause a thread at its next checkpoint")
     pause.add_argument("-i", "--index", type=int, required=True, help="thread index")
     pause.add_argument("--now", action="store_true", help="also cancel the running step (it runs again on resume)")
+    pause.add_argument("--reason", help="why, shown while the thread is paused and kept with the task")
     pause.set_defaults(handler=_pause)
 
     resume = commands.add_parser("resume", help="resume a paused thread, optionally into another state")
@@ -74,7 +77,14 @@ def _list(args: argparse.Namespace) -> int:
             info["job_state"] or "-",
             info["job_stage"] + (" (simulated)" if info.get("simulated") else ""),
             thread_state_text(info["thread_state"], info.get("waiting_for")),
-            info["last_error"] or "-",
+            error_or_pause_note(
+                info["last_error"],
+                bool(info.get("paused")),
+                info.get("paused_by"),
+                info.get("paused_at"),
+                info.get("pause_reason"),
+            )
+            or "-",
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),
         )
@@ -86,7 +96,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _pause(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        queued = remote_call(client, "SealerFsm.Pause", args.index, args.now)
+        queued = remote_call(client, "SealerFsm.Pause", args.index, args.now, args.reason)
     if args.json:
         print_json(queued)
     elif queued:
@@ -98,12 +108,28 @@ def _pause(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        resumed = remote_call(client, "SealerFsm.Resume", args.index, args.state, args.force, args.reason)
+        try:
+            resumed = client.call("SealerFsm.Resume", args.index, args.state, args.force, args.reason)
+        except ControlClientError as error:
+            raise CliError(f"{error}{_force_hint(client, args, error)}") from error
     if args.json:
         print_json(resumed)
+    elif args.state is not None and STATE_ALIASES.get(args.state, args.state) == ABORT_STATE:
+        print(f"thread {args.index}: task aborted (its sector, if it had one, is dropped and its files cleaned)")
     else:
         print(f"thread {args.index}: resumed" + (f" into {args.state}" if args.state else ""))
     return 0
+
+
+def _force_hint(client: ControlClient, args: argparse.Namespace, refusal: ControlClientError) -> str:
+    """For a jump the worker refused only because the task lacks data: the flag that makes it anyway."""
+    if args.force or args.state is None or refusal.code is None:
+        return ""
+    try:
+        client.call("SealerFsm.CheckResume", args.index, args.state, True)
+    except ControlClientError:
+        return ""  # refused even when forced: --force would not help
+    return "; add --force to jump there anyway"
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -239,7 +239,7 @@ class ThreadControl:
         log.warning(
             "thread %d: %s paused by %s in %s (reason=%s)",
             self.index,
-            (task.sector if task else None) or "-",
+            self.subject(task),
             actor,
             task.state if task else "-",
             _quoted(reason),
@@ -252,7 +252,7 @@ class ThreadControl:
         log.warning(
             "thread %d: %s %s by %s: %s -> %s (force=%s, reason=%s)",
             self.index,
-            (task.sector if task else None) or "-",
+            self.subject(task),
             verb,
             request.actor,
             source,
@@ -260,6 +260,13 @@ class ThreadControl:
             request.force,
             _quoted(request.reason),
         )
+
+    @staticmethod
+    def subject(task: TaskRecord | None) -> str:
+        """What a log line is about: the task's sector, or the task itself before it has one."""
+        if task is None:
+            return "no task"
+        return task.sector or f"task {task.id} (no sector yet)"
 
     @staticmethod
     def clock_text(at: float) -> str:

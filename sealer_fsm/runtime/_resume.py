@@ -121,9 +121,9 @@ def check_resume(plan: Plan, task: TaskRecord, state: str, force: bool) -> Resum
     missing = tuple(key for key in needs if key not in task.data)
     if missing and not force:
         raise StateRefused(
-            f"state {target!r} needs task data the task does not have ({', '.join(missing)}); resume with force to"
-            f" jump there anyway: it needs {', '.join(needs)}, and the first step that needs a missing item aborts"
-            " the task (Abort)",
+            f"state {target!r} needs task data the task does not have ({', '.join(missing)}); a forced resume jumps"
+            f" there anyway: it needs {', '.join(needs)}, and the first step that needs a missing item aborts the"
+            " task (Abort)",
             valid,
         )
     return ResumeCheck(target, needs, missing)

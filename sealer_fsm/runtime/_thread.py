@@ -251,7 +251,7 @@ class SealingThread(ThreadControl):
             await self.machine.apply(event, data)
         finally:
             self._annotation = {}
-        log.info("thread %d: %s %s --%s--> %s", self.index, self.task.sector or "-", source, event, self.task.state)
+        log.info("thread %d: %s %s --%s--> %s", self.index, self.subject(self.task), source, event, self.task.state)
         self.worker.notify("state_changed", self, source, event, self.task.state)
 
     async def _execute(self, spec: StateSpec) -> Any:
@@ -323,7 +323,7 @@ class SealingThread(ThreadControl):
             log.warning(
                 "thread %d: %s aborted in %s by %s: %s",
                 self.index,
-                self.task.sector or "-",
+                self.subject(self.task),
                 self.task.state,
                 WORKER_ACTOR,
                 failure,
@@ -347,7 +347,7 @@ class SealingThread(ThreadControl):
         log.warning(
             "thread %d: %s in %s: %s; retry %d of %d at %s (in %g s)",
             self.index,
-            self.task.sector or "-",
+            self.subject(self.task),
             self.task.state,
             failure,
             attempt,
@@ -446,7 +446,7 @@ class SealingThread(ThreadControl):
             return
         task = self.task
         closed = await self._durably(lambda: self.worker.store.close_task(task, self.worker.clock.now()))
-        log.info("thread %d: task %d (%s) closed in %s", self.index, task.id, task.sector or "-", task.state)
+        log.info("thread %d: task %d (%s) closed in %s", self.index, task.id, task.sector or "no sector", task.state)
         self.task, self.task_plan = None, None
         self._set_thread_state(ThreadState.IDLE)
         self.worker.notify("task_closed", self, closed)

@@ -28,6 +28,7 @@ from sealer_fsm.runtime._plans import PlanFiles, PlanVersion
 from sealer_fsm.runtime._resume import ResumeCheck
 from sealer_fsm.runtime._thread import SealingThread
 from sealer_fsm.store import HistoryEntry, TaskRecord, TaskStore
+from sealer_fsm.wording import counted
 
 log = logging.getLogger("sealer_fsm.runtime")
 
@@ -133,7 +134,8 @@ class Worker:
     async def run(self) -> None:
         """Run every thread until `drain()`; returns once all threads stopped."""
         self._drained = asyncio.Event()
-        log.info("worker %s: %d sealing threads, home %s", self.config.name, len(self._threads), self.config.home)
+        threads = counted(len(self._threads), "sealing thread")
+        log.info("worker %s: %s, home %s", self.config.name, threads, self.config.home)
         # Everything loaded so far (modules, plans, each thread's machine) lives as long as the worker: kept out of
         # the collector's full passes, which would otherwise stall the event loop for tens of milliseconds.
         gc.freeze()
@@ -254,7 +256,7 @@ class Worker:
 
     def _thread(self, index: int) -> SealingThread:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self._threads):
-            raise ThreadNotFound(f"thread #{index} not found (this worker has threads 0 to {len(self._threads) - 1})")
+            raise ThreadNotFound(f"thread {index} not found (this worker has threads 0 to {len(self._threads) - 1})")
         return self._threads[index]
 
     def threads(self) -> list[ThreadInfo]:

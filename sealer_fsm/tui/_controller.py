@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sealer_fsm.wording import error_or_pause_note
+
 # The thread states the runtime reports, in the order the header counts them.
 THREAD_STATES = ("Running", "Waiting", "Paused", "Idle")
 
@@ -55,6 +57,10 @@ class ThreadRow:
     last_error: str | None
     paused: bool
     waiting_for: str | None = None  # what a Waiting thread waits for ("pc1 slot (2/2 busy)", "lock gpu")
+    # While paused: who paused it ("operator", "worker" for a failure), when (epoch seconds), and why.
+    paused_by: str | None = None
+    paused_at: float | None = None
+    pause_reason: str | None = None
 
     @classmethod
     def from_worker_info(cls, info: dict[str, Any]) -> ThreadRow:
@@ -72,6 +78,34 @@ class ThreadRow:
             last_error=info.get("last_error"),
             paused=bool(info.get("paused")),
             waiting_for=info.get("waiting_for"),
+            paused_by=info.get("paused_by"),
+            paused_at=info.get("paused_at"),
+            pause_reason=info.get("pause_reason"),
+        )
+
+    @property
+    def error_text(self) -> str | None:
+        """The last error column: the last error, or who paused the thread, when and why (`wording`)."""
+        return error_or_pause_note(self.last_error, self.paused, self.paused_by, self.paused_at, self.pause_reason)
+
+
+@dataclass(frozen=True)
+class ResumeTarget:
+    """A resume the worker would accept (`SealerFsm.CheckResume`): the target, the task data it needs and, for a
+    forced jump, what the task lacks, with the sentence a confirmation shows."""
+
+    target: str
+    needs: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    warning: str | None = None
+
+    @classmethod
+    def from_json(cls, check: dict[str, Any]) -> ResumeTarget:
+        return cls(
+            target=check["target"],
+            needs=tuple(check.get("needs") or ()),
+            missing=tuple(check.get("missing") or ()),
+            warning=check.get("warning"),
         )
 
 
@@ -143,6 +177,10 @@ class Controller(Protocol):
 
     async def resume(self, index: int, state: str | None, force: bool, reason: str | None) -> None:
         """Resume a paused thread, into `state` when given (`Abort` drops its task)."""
+        ...
+
+    async def check_resume(self, index: int, state: str, force: bool) -> ResumeTarget:
+        """What a resume into `state` would do, without doing it; a refusal raises, as the resume would."""
         ...
 
     async def history(self, index: int) -> list[HistoryRow]: ...

@@ -22,6 +22,7 @@ from sealer_fsm.plans import ABORT_STATE
 from sealer_fsm.tui._controller import HistoryRow, PlanView, ThreadRow
 from sealer_fsm.tui._format import clock_time, dash, thread_state_style
 from sealer_fsm.tui._thread_table import stage_text
+from sealer_fsm.wording import pause_note
 
 # Below this width the history's from, event and to share one column.
 WIDE_HISTORY = 120
@@ -62,6 +63,9 @@ def thread_title(row: ThreadRow) -> Text:
     text.append(row.thread_state, style=thread_state_style(row.thread_state))
     if row.waiting_for:
         text.append(f" for {row.waiting_for}", style=thread_state_style(row.thread_state))
+    if row.paused and row.paused_by is not None:
+        reason = row.pause_reason if row.pause_reason != row.last_error else None  # the failure follows
+        text.append(f"\n{pause_note(row.paused_by, row.paused_at, reason)}", style="yellow")
     if row.last_error:
         text.append(f"\nlast error: {row.last_error}", style="red")
     return text

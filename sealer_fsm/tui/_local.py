@@ -7,7 +7,14 @@ from contextlib import contextmanager
 
 from sealer_fsm import __version__
 from sealer_fsm.runtime import ControlError, Worker
-from sealer_fsm.tui._controller import ControllerError, HistoryRow, PlanView, ThreadRow, WorkerSummary
+from sealer_fsm.tui._controller import (
+    ControllerError,
+    HistoryRow,
+    PlanView,
+    ResumeTarget,
+    ThreadRow,
+    WorkerSummary,
+)
 
 
 @contextmanager
@@ -42,6 +49,11 @@ class LocalController:
     async def resume(self, index: int, state: str | None, force: bool, reason: str | None) -> None:
         with _refusals_as_controller_errors():
             self._worker.resume(index, state, force=force, reason=reason)
+
+    async def check_resume(self, index: int, state: str, force: bool) -> ResumeTarget:
+        with _refusals_as_controller_errors():
+            check = self._worker.check_resume(index, state, force)
+        return ResumeTarget(check.target, check.needs, check.missing, check.warning)
 
     async def history(self, index: int) -> list[HistoryRow]:
         with _refusals_as_controller_errors():

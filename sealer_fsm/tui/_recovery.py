@@ -56,8 +56,12 @@ def resume_consequence(row: ThreadRow, plan: PlanView, choice: ResumeChoice) -> 
     else:
         target = plan.get(choice.state)
         line.append(f"{dash(current)} → {choice.state}, then runs {dash(target.step if target else None)}")
-        if choice.force:
-            line.append(" (forced, even if the task lacks data that state needs)", style="yellow")
+        check = choice.targets.get(row.index)
+        if choice.force and check is not None and check.warning:
+            # The worker's own sentence: what the state needs, what the task lacks, and that it ends in Abort.
+            line.append(f"\n  forced: {check.warning}", style="bold yellow")
+        elif choice.force:
+            line.append(" (forced, but the task has all the data that state needs)", style="yellow")
     return line
 
 

@@ -6,7 +6,14 @@ import asyncio
 from typing import Any
 
 from sealer_fsm.control.client import ControlClient, ControlClientError
-from sealer_fsm.tui._controller import ControllerError, HistoryRow, PlanView, ThreadRow, WorkerSummary
+from sealer_fsm.tui._controller import (
+    ControllerError,
+    HistoryRow,
+    PlanView,
+    ResumeTarget,
+    ThreadRow,
+    WorkerSummary,
+)
 
 
 class RemoteController:
@@ -38,6 +45,9 @@ class RemoteController:
 
     async def resume(self, index: int, state: str | None, force: bool, reason: str | None) -> None:
         await self._call("SealerFsm.Resume", index, state, force, reason)
+
+    async def check_resume(self, index: int, state: str, force: bool) -> ResumeTarget:
+        return ResumeTarget.from_json(await self._call("SealerFsm.CheckResume", index, state, force))
 
     async def history(self, index: int) -> list[HistoryRow]:
         result = await self._call("SealerFsm.History", index)

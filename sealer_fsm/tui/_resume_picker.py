@@ -1,8 +1,13 @@
-"""The resume picker: which state a paused thread resumes into (or `Abort`), an optional reason, and `force`."""
+"""The resume picker: which state a paused thread resumes into (or `Abort`), an optional reason, and `force`.
+
+Choosing a state asks the worker whether it would accept the resume (`SealerFsm.CheckResume`); a refusal shows
+in the picker, which stays open, so the operator never confirms a resume the worker then refuses.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,7 +19,8 @@ from textual.widgets import Checkbox, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sealer_fsm.plans import ABORT_STATE
-from sealer_fsm.tui._controller import PlanState
+from sealer_fsm.tui._controller import PlanState, ResumeTarget
+from sealer_fsm.tui._resume_check import ResumeValidation
 
 # The option that resumes every chosen thread in its own current state (offered when they differ).
 AS_IS = "(as is)"
@@ -25,6 +31,12 @@ class ResumeChoice:
     state: str | None  # None: re-run the current state's step
     reason: str | None
     force: bool
+    # What the worker said it would do, by thread index (empty for a resume as is, which it always accepts).
+    targets: dict[int, ResumeTarget] = field(default_factory=dict)
+
+
+# Asks the worker about a resume of the chosen threads into a state, with or without force.
+Validator = Callable[[str, bool], Awaitable[ResumeValidation]]
 
 
 def _option_label(state: PlanState) -> Text:
@@ -50,13 +62,17 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
         width: 90; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; padding: 0 1;
     }
     ResumePicker OptionList { height: auto; max-height: 12; }
+    ResumePicker #refusal { display: none; color: $error; }
     """
 
-    def __init__(self, title: str, states: list[PlanState], preselected: str | None) -> None:
+    def __init__(
+        self, title: str, states: list[PlanState], preselected: str | None, validate: Validator | None = None
+    ) -> None:
         super().__init__()
         self._title = title
         self._states = states
         self._preselected = preselected
+        self._validate = validate
 
     def compose(self) -> ComposeResult:
         options = [Option(_option_label(state), id=state.name) for state in self._states]
@@ -67,6 +83,7 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
             yield OptionList(*options, id="states")
             yield Input(placeholder="reason (optional; kept in the task's history)", id="reason")
             yield Checkbox("force: jump even if the task lacks the data that state needs", id="force")
+            yield Static(id="refusal")
             yield Static("enter: choose   tab: next field   space: tick force   esc: cancel", classes="hint")
         yield Footer()
 
@@ -76,19 +93,52 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
         states.highlighted = states.get_option_index(wanted)
         states.focus()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """A click on a state chooses it, as Enter does."""
         event.stop()
-        self.action_choose()
+        await self.action_choose()
 
-    def action_choose(self) -> None:
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._show_refusal(None)  # it was about another state
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._show_refusal(None)  # it was about the other force setting
+
+    async def action_choose(self) -> None:
+        """Ask the worker about the highlighted state; close with the choice only when it would accept it."""
         option = self.query_one("#states", OptionList).highlighted_option
         if option is None:
             return
         reason = self.query_one("#reason", Input).value.strip() or None
         force = self.query_one("#force", Checkbox).value
         state = None if option.id == AS_IS else option.id
-        self.dismiss(ResumeChoice(state=state, reason=reason, force=force))
+        targets: dict[int, ResumeTarget] = {}
+        if state is not None and self._validate is not None:
+            validation = await self._validate(state, force)
+            if not validation.accepted:
+                self._show_refusal(validation)
+                return
+            targets = validation.targets
+        self.dismiss(ResumeChoice(state=state, reason=reason, force=force, targets=targets))
+
+    @property
+    def refusal(self) -> str:
+        """The refusal shown in the picker now ("" when none)."""
+        shown = self.query_one("#refusal", Static)
+        return str(shown.render()) if shown.display else ""
+
+    def _show_refusal(self, validation: ResumeValidation | None) -> None:
+        shown = self.query_one("#refusal", Static)
+        if validation is None or validation.accepted:
+            shown.display = False
+            return
+        text = Text("\n".join(f"refused: {refusal}" for refusal in validation.refusals), style="bold red")
+        if validation.force_would_help:
+            text.append("\ntick force (tab to the box, space) to jump anyway; nothing has changed", style="yellow")
+        else:
+            text.append("\nchoose another state; nothing has changed", style="yellow")
+        shown.update(text)
+        shown.display = True
 
     def action_cancel(self) -> None:
         self.dismiss(None)

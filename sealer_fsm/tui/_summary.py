@@ -8,7 +8,7 @@ from rich.text import Text
 
 from sealer_fsm.tui._controller import THREAD_STATES, ThreadRow, WorkerSummary
 from sealer_fsm.tui._format import thread_state_style
-from sealer_fsm.wording import refused_plan_edit
+from sealer_fsm.wording import counted, refused_plan_edit
 
 
 def summary_text(
@@ -23,7 +23,7 @@ def summary_text(
     if not connected:
         text.append("  DISCONNECTED", style="bold white on red")
     counts = Counter(row.thread_state for row in rows)
-    text.append(f"   {len(rows)} threads:")
+    text.append(f"   {counted(len(rows), 'thread')}:")
     for thread_state in THREAD_STATES:
         text.append(f" {counts.get(thread_state, 0)} {thread_state.lower()}", style=thread_state_style(thread_state))
     if query:

@@ -30,7 +30,7 @@ def matches_filter(row: ThreadRow, query: str) -> bool:
         row.stage,
         row.thread_state,
         row.waiting_for,
-        row.last_error,
+        row.error_text,
     )
     return any(needle in value.casefold() for value in haystack if value)
 
@@ -57,7 +57,7 @@ def row_cells(row: ThreadRow, marked: bool) -> Cells:
         "thread": (row.thread_state, style),
         "elapsed": (duration(row.elapsed) if row.state else "-", ""),
         "retry": (str(row.retry), "yellow" if row.retry else ""),
-        "error": (dash(row.last_error), "red" if row.last_error else ""),
+        "error": (dash(row.error_text), "red" if row.last_error else "yellow" if row.error_text else ""),
     }
 
 

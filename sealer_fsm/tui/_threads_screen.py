@@ -29,9 +29,11 @@ from sealer_fsm.tui._recovery import (
     shared_current_state,
     targets_title,
 )
+from sealer_fsm.tui._resume_check import ResumeValidation, validate_resume
 from sealer_fsm.tui._resume_picker import ResumePicker
 from sealer_fsm.tui._summary import summary_text
 from sealer_fsm.tui._thread_table import ThreadTable, matches_filter
+from sealer_fsm.wording import listed
 
 # The keys of the thread view, in the order the help screen (`?`) lists them.
 KEYS = [
@@ -193,7 +195,11 @@ class ThreadsScreen(Screen[None]):
             self.say(error.message, "error")
             return
         title = targets_title("Resume", rows)
-        picker = ResumePicker(title, common_states(plans), shared_current_state(plans))
+
+        def validate(state: str, force: bool) -> Awaitable[ResumeValidation]:
+            return validate_resume(self._controller, rows, state, force)
+
+        picker = ResumePicker(title, common_states(plans), shared_current_state(plans), validate)
         choice = await self.app.push_screen_wait(picker)
         if choice is None:
             self.say("resume cancelled; nothing changed")
@@ -236,7 +242,8 @@ class ThreadsScreen(Screen[None]):
             return []
         running = [str(row.index) for row in rows if not row.paused]
         if running:
-            self.say(f"cannot {verb}: thread {', '.join(running)} is not paused (pause it first with p or P)", "error")
+            threads = f"thread {running[0]} is" if len(running) == 1 else f"threads {listed(running)} are"
+            self.say(f"cannot {verb}: {threads} not paused (pause first with p or P)", "error")
             return []
         return rows
 

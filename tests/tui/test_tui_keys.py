@@ -45,14 +45,14 @@ class KeyWalk:
 
 
 def assert_every_thread_is_readable(session: Session) -> None:
-    """Each thread's row shows its index, sector, state, thread state and the start of its last error, as of the
-    screen's last refresh."""
+    """Each thread's row shows its index, sector, state, thread state and the start of its last error (or of who
+    paused it, when and why), as of the screen's last refresh."""
     lines = session.screen_text()
     header = next(at for at, line in enumerate(lines) if re.match(r"^\s*#\s+(plan\s+)?sector\s+state\s", line))
     table = lines[header + 1 : next(at for at, line in enumerate(lines) if line.startswith("──"))]
     for row in session.screen.rows:
         (line,) = [line for line in table if re.match(rf"^\s*●?{row.index}\s", line)]
-        for value in (row.sector or "-", row.state or "-", row.thread_state, (row.last_error or "-")[:12]):
+        for value in (row.sector or "-", row.state or "-", row.thread_state, (row.error_text or "-")[:12]):
             assert value in line, f"{value!r} not in {line!r}"
 
 
@@ -87,11 +87,14 @@ def test_every_key_of_every_screen_at_both_sizes(tmp_path: Path, size: tuple[int
             await walk.press("enter", then=ConfirmScreen)
             await walk.press("escape", then=ThreadsScreen)
             for confirm in ("y", "enter"):
+                resumed_sector = s.cells(1)["sector"]
                 await walk.press("r", then=ResumePicker)
                 await walk.press("enter", then=ConfirmScreen)
                 await walk.press(confirm, then=ThreadsScreen)
                 await s.wait_until(lambda: not s.worker.thread(1).paused, "thread 1 resumes")
-                await s.select_paused(1)  # its next sector fails the same way
+                # Its next sector fails the same way; the table's row of the resumed one is stale until then.
+                await s.wait_until(lambda old=resumed_sector: s.cells(1)["sector"] != old, "the next sector shows")
+                await s.select_paused(1)
 
             # Abort: its confirmation asks for a reason; escape cancels, enter confirms.
             await s.select_paused(2)

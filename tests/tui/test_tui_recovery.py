@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from textual.widgets import Checkbox, OptionList
@@ -118,18 +119,40 @@ def test_cancelling_any_dialog_changes_nothing(tmp_path: Path) -> None:
     run(scenario)
 
 
-def test_a_refused_state_is_shown_and_nothing_changes(tmp_path: Path) -> None:
+def test_a_refused_state_is_shown_in_the_picker_before_any_confirmation(tmp_path: Path) -> None:
+    """Issue 11 #5 and #6: the worker's refusal shows in the picker as soon as the state is chosen; with force the
+    confirmation names the missing data and says the task ends in Abort when a step needs it."""
+
     async def scenario() -> None:
         async with local_session(tmp_path, ["sealer", "sealer"], Script(fail_at={1: "TicketAssigned"})) as s:
             await paused_thread(s, 1)
             before = snapshot(s.worker, 1)
             await s.pilot.press("r")
             await s.pick_state("PC1Done")  # needs a PC1 output this task does not have
-            await s.pilot.press("enter", "y")
-            await s.wait_until(lambda: "needs task data" in s.status(), "the refusal is shown")
-            assert "pc1_out" in s.status() and "force" in s.status()
+            await s.pilot.press("enter")
+            picker = s.app.screen
+            assert isinstance(picker, ResumePicker), "no confirmation for a resume the worker refuses"
+            assert "refused: state 'PC1Done' needs task data the task does not have (pc1_out" in picker.refusal
+            assert "tick force" in picker.refusal
+            assert any("refused: state 'PC1Done'" in line for line in s.screen_text()), "the operator sees it"
             assert snapshot(s.worker, 1) == before
-            assert s.app.is_running and s.app.screen is s.screen
+
+            await s.pilot.press("down")  # another state: the refusal was about PC1Done
+            assert picker.refusal == ""
+            await s.pick_state("Empty")  # before the sector's allocation: refused even with force
+            await s.pilot.press("tab", "tab", "space", "enter")
+            assert isinstance(s.app.screen, ResumePicker)
+            assert "comes before its allocation" in picker.refusal and "choose another state" in picker.refusal
+
+            await s.pilot.press("shift+tab", "shift+tab")  # back to the states, force still ticked
+            await s.pick_state("PC1Done")
+            await s.pilot.press("enter")
+            assert isinstance(s.app.screen, ConfirmScreen)
+            what = str(s.app.screen.query_one("#what-happens").render())
+            assert "forced: state 'PC1Done' needs" in what
+            assert "the task lacks pc1_out" in what and "aborts the task (Abort)" in what
+            await s.pilot.press("n")
+            assert snapshot(s.worker, 1) == before
 
     run(scenario)
 
@@ -140,7 +163,18 @@ def test_resume_or_abort_of_a_running_thread_is_refused_before_any_dialog(tmp_pa
             await s.select(0)
             await s.pilot.press("a")
             assert s.app.screen is s.screen
-            assert "is not paused" in s.status()
+            assert "cannot abort: thread 0 is not paused" in s.status()
+
+    run(scenario)
+
+
+def test_a_refusal_for_several_threads_is_in_the_plural(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with local_session(tmp_path, ["sealer"] * 3, Script(step_seconds=0.3), refresh=0.25) as s:
+            await s.select(0)
+            await s.pilot.press("space", "down", "down", "space", "r")
+            assert s.app.screen is s.screen
+            assert "cannot resume: threads 0 and 2 are not paused" in s.status()
 
     run(scenario)
 
@@ -203,5 +237,29 @@ def test_enter_on_the_force_box_chooses_and_space_ticks_it(tmp_path: Path) -> No
                 what = str(s.app.screen.query_one("#what-happens").render())
                 assert ("forced" in what) is forced, what
                 await s.pilot.press("n")
+
+    run(scenario)
+
+
+def test_an_operator_paused_thread_shows_who_paused_it_when_and_why(tmp_path: Path) -> None:
+    """Issue 11 #9: the last-error column and the detail pane of a paused thread without a failure."""
+
+    async def scenario() -> None:
+        async with local_session(tmp_path, ["sealer", "sealer"], Script(step_seconds=0.3), refresh=0.25) as s:
+            s.worker.pause(1, actor="alice", reason="disk swap")  # another operator, over the control RPC
+            await s.select(0)
+            await s.pilot.press("p")  # this operator, from the UI
+            await s.wait_until(lambda: s.worker.thread(0).paused and s.worker.thread(1).paused, "both pause")
+            await s.wait_until(lambda: s.cells(1)["thread"] == "Paused", "the table shows them")
+            paused_at = s.worker.thread(1).paused_at
+            assert paused_at is not None
+            when = datetime.datetime.fromtimestamp(paused_at).strftime("%Y-%m-%d %H:%M:%S")
+            assert s.cells(1)["error"] == f"paused by alice at {when}: disk swap"
+            await s.wait_until(lambda: s.cells(0)["error"].startswith("paused by operator at "), "the UI's pause")
+            await s.select(1)
+            await s.wait_until(
+                lambda: f"paused by alice at {when}: disk swap" in str(s.screen.query_one("#detail-title").render()),
+                "the detail pane says who paused the thread",
+            )
 
     run(scenario)

@@ -58,8 +58,9 @@ def test_a_refused_state_over_rpc_is_shown_and_nothing_changes(tmp_path: Path) -
                     before = client.call("SealerFsm.History", 1)["entries"]
                     await s.pilot.press("r")
                     await s.pick_state("PC1Done")  # needs a PC1 output the task does not have
-                    await s.pilot.press("enter", "y")
-                    await s.wait_until(lambda: "needs task data" in s.status(), "the refusal is shown")
+                    await s.pilot.press("enter")  # SealerFsm.CheckResume refuses: the picker says so and stays
+                    await s.wait_until(lambda: "needs task data" in s.app.screen.refusal, "the refusal is shown")
+                    await s.pilot.press("escape")
                     assert client.call("SealerFsm.History", 1)["entries"] == before
                 assert s.cells(1)["state"] == "TicketAssigned" and s.cells(1)["thread"] == "Paused"
                 assert s.app.is_running
