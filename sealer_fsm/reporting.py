@@ -33,6 +33,8 @@ _LEVEL_NAMES = {
 }
 _PAUSE_POLL_SECONDS = 0.02
 _PAUSE_WAIT_SECONDS = 600.0
+# How long a stopping worker waits for its last reports; the manager hears the next state from the next run.
+_FLUSH_SECONDS = 5.0
 MANAGER_ACTOR = "manager"
 
 
@@ -50,6 +52,15 @@ class StateReporter(WorkerListener):
         job = asyncio.ensure_future(self._send(thread.index, task.id, task.sector, report))
         self._pending.add(job)
         job.add_done_callback(self._pending.discard)
+
+    async def stopped(self) -> None:
+        """Let the reports in flight land (a few seconds at most), then drop the rest: the manager is closed next."""
+        if not self._pending:
+            return
+        _, late = await asyncio.wait(set(self._pending), timeout=_FLUSH_SECONDS)
+        for report in late:
+            report.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
         self._report(thread, self._state_report(thread, source, destination, event))

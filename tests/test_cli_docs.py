@@ -163,5 +163,5 @@ def test_make_run_writes_where_the_machine_file_reads() -> None:
     home = re.search(r"^HOME_DIR \?= (\S+)$", makefile, re.M).group(1)
     run = re.search(r"^\t\$\(BIN\)/sealer-fsm (run .*)$", makefile, re.M).group(1).replace("$(HOME_DIR)", home)
     arguments = build_parser().parse_args(shlex.split(run))
-    written = Path(arguments.home) if arguments.home else load_machine_file(arguments.config).home
+    written = Path(arguments.home).absolute() if arguments.home else load_machine_file(arguments.config).home
     assert written == load_machine_file(REPO / "machines" / "devnet.toml").home

@@ -91,6 +91,10 @@ class WorkerListener:
     def attempt_ended(self, thread: SealingThread, idles: int) -> None:
         """The thread got `idles` Idle answers (more than request_task_max_retries) and waits seal_interval."""
 
+    async def stopped(self) -> None:
+        """Every thread stopped; awaited before `Worker.run` returns, so that what a listener sends in the
+        background (state reports) ends before the services it uses (the sector manager) are closed."""
+
 
 class Worker:
     def __init__(
@@ -149,6 +153,8 @@ class Worker:
             for runner in [*runners, retrier]:
                 runner.cancel()
             await asyncio.gather(retrier, return_exceptions=True)
+            for listener in self._listeners:
+                await listener.stopped()
             gc.unfreeze()
             await self.processors.close()
             self._drained.set()

@@ -45,6 +45,8 @@ class OffLoopDevnet:
     def _off_loop(self, name: str, method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Any]:
         @functools.wraps(method)
         async def call(*args: Any, **kwargs: Any) -> T:
+            if self._loop.is_closed():  # a report still on its way when the worker stopped
+                raise ManagerError(f"devnet: {name}: the devnet was closed")
             future = asyncio.run_coroutine_threadsafe(_as_manager_errors(name, method(*args, **kwargs)), self._loop)
             return await asyncio.wrap_future(future)
 
