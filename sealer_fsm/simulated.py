@@ -1,8 +1,8 @@
-"""The simulated proofs: what PC2, C1, C2 and the snap steps produce where the real algorithms are out of reach
-(and PC1 on a machine that asks for it in `[proofs] simulate`).
+"""The simulated proofs: what C1, C2 and the snap proof produce where the real algorithms are out of reach (and
+PC1, PC2 and the snap encoding on a machine that asks for it in `[proofs] simulate`, or on a sector sealed so).
 
-Poseidon trees (PC2) are not available yet, and Groth16 proofs (C2, snap prove) need trusted-setup
-parameters no one can have here (reference-proofs.md sections 0 and 5). These stand-ins are deterministic, cheap,
+C1 is not available yet, and Groth16 proofs (C2, snap prove) need trusted-setup parameters no one can have here
+(reference-proofs.md sections 0 and 5). These stand-ins are deterministic, cheap,
 bound to every input the real proof commits to, and verifiable by recomputation, so the devnet manager can reject
 a wrong one. They are labelled `simulated` wherever a user sees them: blobs carry a `SIMULATED` marker and are
 stored in task data as text starting with `simulated:`. Nothing here is a Filecoin proof.

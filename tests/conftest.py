@@ -37,6 +37,20 @@ def machine_file(tmp_path: Path):
     return write
 
 
+@pytest.fixture(params=["avx2", "mulx-adx", "portable"])
+def field_backend(request: pytest.FixtureRequest):
+    """Runs a test once per Poseidon field multiplication this CPU has (skips the others)."""
+    from sealer_fsm.proofs import field_backends, use_field_backend
+
+    if request.param not in field_backends():
+        pytest.skip(f"field backend {request.param} is not available on this CPU")
+    use_field_backend(request.param)
+    try:
+        yield request.param
+    finally:
+        use_field_backend("best")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def parent_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every test (and every process a test starts) keeps its SDR parent caches in one temporary folder, made

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
     home = tmp_path / "home"
     assert main(["run", "-c", str(machine), "--home", str(home), "--sectors", "3", "--listen", "127.0.0.1:0"]) == 0
     summary = capsys.readouterr().out
-    assert "3 sectors finished" in summary and "0 aborted" in summary and "simulated" in summary
+    # At least 3: draining lets the sector the other thread is sealing finish too.
+    finished_count = int(re.search(r"(\d+) sectors finished", summary).group(1))
+    assert finished_count >= 3 and "0 aborted" in summary and "simulated" in summary
 
     assert main(["sectors", "list", "--home", str(home), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -65,7 +68,7 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
 
     assert main(["sectors", "list", "--home", str(home)]) == 0
     table = capsys.readouterr().out
-    assert sector in table and "simulated" in table
+    assert sector in table and "(simulated)" not in table  # PC2 is real: so is the CommR shown
 
 
 def test_sectors_refuses_an_unknown_sector_or_home(tmp_path: Path, capsys) -> None:

@@ -136,16 +136,18 @@ def assert_nothing_accepted_twice(worker: Worker, devnet: Any) -> None:
         assert count <= allowed, f"sector {number}: {kind} accepted {count} times, {allowed - 1} resubmissions"
 
 class ExpireTickets(WorkerListener):
-    """Moves the chain past the ticket's expiry while each sector waits to run PC1 (once per sector)."""
+    """Moves the chain past the ticket's expiry while each sector waits to run PC1 (once per sector, for the first
+    `sectors` sectors: a later sector must not expire the fresh ticket of one resumed meanwhile)."""
 
-    def __init__(self, clock: ChainClock, blocks: int) -> None:
+    def __init__(self, clock: ChainClock, blocks: int, sectors: int) -> None:
         self.clock = clock
         self.blocks = blocks
+        self.sectors = sectors
         self.expired: set[str] = set()
 
     def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
         sector = thread.task.sector
-        if destination == "TicketAssigned" and sector not in self.expired:
+        if destination == "TicketAssigned" and sector not in self.expired and len(self.expired) < self.sectors:
             self.expired.add(sector)
             self.clock.advance(self.blocks)
 
@@ -165,7 +167,7 @@ def test_an_expired_ticket_pauses_then_resume_into_tree_d_built_or_abort(tmp_pat
     )
     clock = ChainClock(BLOCK_TIME)
     worker = build_worker(config, clock=clock, manager_calls=clock)
-    worker.add_listener(ExpireTickets(clock, blocks=10))
+    worker.add_listener(ExpireTickets(clock, blocks=10, sectors=2))
     # A loaded machine between the fresh ticket and its pre-commit (a real PC1 or a stalled loop): on wall-time
     # epochs this expired the new ticket too and the thread never finished; the chain clock does not move.
     worker.add_listener(StallTheLoop(at="PC1Done", seconds=0.1))

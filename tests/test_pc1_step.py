@@ -120,7 +120,8 @@ def test_pause_now_stops_a_running_8mib_pc1_cleanly_and_resume_finishes_it(tmp_p
 def test_the_registry_marks_pc1_simulated_only_when_asked() -> None:
     assert not builtin_registry().is_simulated("pc1")
     assert builtin_registry(simulate=["pc1"]).is_simulated("pc1")
-    assert builtin_registry().is_simulated("pc2")  # no real PC2 yet: simulated whatever the machine file says
+    assert not builtin_registry().is_simulated("pc2")
+    assert builtin_registry(simulate=["pc1"]).is_simulated("pc2")  # a real PC2 needs the layers PC1 did not write
     assert builtin_registry(simulate=["pc2"]).resolve("pc1") is sealing.pc1
 
 

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from sealer_fsm import proofs
 from sealer_fsm.cli._common import CliError, print_json
 from sealer_fsm.cli._proofs_pc1 import register_pc1_commands
+from sealer_fsm.cli._proofs_seal import register_seal_command
 from sealer_fsm.units import format_size, parse_size
 
 _PROGRESS_THRESHOLD = 64 << 20  # smaller files hash in well under a second: no bar
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("proofs", help="piece commitments (CommP), sector CommD, parent caches and PC1")
+    parser = subparsers.add_parser("proofs", help="piece commitments, CommD, parent caches, PC1 and sealing")
     commands = parser.add_subparsers(dest="proofs_command", required=True, metavar="COMMAND")
 
     commp = commands.add_parser("commp", help="piece CIDs (v1 and v2) of a payload file")
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commd.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     commd.set_defaults(handler=run_commd)
     register_pc1_commands(commands)
+    register_seal_command(commands)
 
 
 def run_commp(args: argparse.Namespace) -> int:

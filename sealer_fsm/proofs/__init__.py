@@ -18,8 +18,12 @@ from sealer_fsm.proofs._cid import (
     sealed_cid,
 )
 from sealer_fsm.proofs._commp import PieceCommitment, commp_bytes, commp_file
+from sealer_fsm.proofs._encoding import decode, encode, snap_decode, snap_encode
 from sealer_fsm.proofs._fr32 import fr32_pad, fr32_unpad
 from sealer_fsm.proofs._labels import layer_path, layer_paths, sdr_labels
+from sealer_fsm.proofs._layout import SectorShape, is_persisted_cache_file
+from sealer_fsm.proofs._merkle_path import MerklePath, PathLevel, tree_c_path, tree_r_last_path
+from sealer_fsm.proofs._oct_tree import TreeInputError
 from sealer_fsm.proofs._parent_cache import (
     ParentCache,
     ParentCacheError,
@@ -30,6 +34,18 @@ from sealer_fsm.proofs._parent_cache import (
     parent_table,
 )
 from sealer_fsm.proofs._pc1 import PreCommit1, seal_pre_commit_phase1
+from sealer_fsm.proofs._pc2 import Pc2Output, precommit_phase2
+from sealer_fsm.proofs._poseidon_api import (
+    FIELD_MODULUS,
+    PoseidonUnavailable,
+    field_backend,
+    field_backends,
+    hash2,
+    poseidon,
+    poseidon_arities,
+    poseidon_many,
+    use_field_backend,
+)
 from sealer_fsm.proofs._reference import hash_node
 from sealer_fsm.proofs._seal_proofs import (
     SEAL_PROOFS,
@@ -47,6 +63,7 @@ from sealer_fsm.proofs._sizes import (
     piece_size_for_payload,
     unpadded_size,
 )
+from sealer_fsm.proofs._snap import SnapOutput, snap_encode_into
 from sealer_fsm.proofs._tree import (
     FileChanged,
     Progress,
@@ -57,16 +74,24 @@ from sealer_fsm.proofs._tree import (
 )
 
 __all__ = [
+    "FIELD_MODULUS",
     "SEAL_PROOFS",
     "CancelToken",
     "Cancelled",
     "FileChanged",
+    "MerklePath",
     "ParentCache",
     "ParentCacheError",
+    "PathLevel",
+    "Pc2Output",
     "PieceCommitment",
+    "PoseidonUnavailable",
     "PreCommit1",
     "Progress",
     "SealProof",
+    "SectorShape",
+    "SnapOutput",
+    "TreeInputError",
     "available_backends",
     "backend",
     "check_piece_size",
@@ -75,11 +100,17 @@ __all__ = [
     "commp_file",
     "configure_parent_cache_dir",
     "configure_threads",
+    "decode",
     "default_proof_type",
+    "encode",
+    "field_backend",
+    "field_backends",
     "fr32_pad",
     "fr32_unpad",
+    "hash2",
     "hash_node",
     "hashing_threads",
+    "is_persisted_cache_file",
     "is_piece_size",
     "layer_path",
     "layer_paths",
@@ -96,16 +127,26 @@ __all__ = [
     "piece_cid_v2",
     "piece_size_for_payload",
     "porep_id",
+    "poseidon",
+    "poseidon_arities",
+    "poseidon_many",
+    "precommit_phase2",
     "prover_id",
     "replica_id",
     "sdr_labels",
     "seal_pre_commit_phase1",
     "seal_proof",
     "sealed_cid",
+    "snap_decode",
+    "snap_encode",
+    "snap_encode_into",
+    "tree_c_path",
+    "tree_r_last_path",
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
     "usable_cores",
     "use_backend",
+    "use_field_backend",
     "zero_commitment",
 ]

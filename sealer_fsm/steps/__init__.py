@@ -39,9 +39,11 @@ _STEPS = {
 
 
 # The simulated stand-ins of proof stages that have a real step: `[proofs] simulate` swaps them in. (Stages whose
-# step is still simulated, like pc2, need none.)
+# step is still simulated, like c1, need none.)
 _SIMULATED_STAGES = {
     "pc1": sealing.simulated_pc1,
+    "pc2": sealing.simulated_pc2,
+    "snap_encode": snap.simulated_snap_encode,
 }
 
 
@@ -50,7 +52,10 @@ def builtin_registry(simulate: Collection[str] = ()) -> StepRegistry:
     stages (config.PROOF_STAGES) this worker runs simulated; their steps are then the marked stand-ins, so every
     view that asks `is_simulated` says so."""
     steps = dict(_STEPS)
-    for stage in simulate:
+    stages = set(simulate)
+    if "pc1" in stages:
+        stages.add("pc2")  # a real PC2 needs PC1's layers, which a simulated PC1 does not write
+    for stage in stages:
         if stage in _SIMULATED_STAGES:
             steps[stage] = _SIMULATED_STAGES[stage]
     return StepRegistry(steps)

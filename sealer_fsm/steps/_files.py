@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,12 +122,14 @@ def copy_file_atomically(source: Path, destination: Path) -> None:
         os.replace(temporary, destination)
 
 
-def copy_tree_atomically(source: Path, destination: Path) -> None:
-    """Replace `destination` with a copy of directory `source`; a rerun after a crash starts over cleanly."""
+def copy_tree_atomically(source: Path, destination: Path, keep: Callable[[str], bool] | None = None) -> None:
+    """Replace `destination` with a copy of directory `source` (only the files whose name `keep` accepts, if
+    given); a rerun after a crash starts over cleanly."""
     temporary = temporary_name(destination)
+    ignore = None if keep is None else lambda _folder, names: [name for name in names if not keep(name)]
     with file_errors(f"copy {source} to {destination}", writing=destination, partial=(temporary,)):
         _remove(temporary)
-        shutil.copytree(source, temporary)
+        shutil.copytree(source, temporary, ignore=ignore)
         _remove(destination)
         os.replace(temporary, destination)
 

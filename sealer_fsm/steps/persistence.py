@@ -1,5 +1,8 @@
 """Real steps: copy a sector's replica and cache into a persist store the manager picks (StoreReserveSpace).
 
+As the reference's transfer does, the cache files copied are TreeR-last, p_aux and t_aux; PC1's layers and TreeC
+stay in the thread's cache for C1 and go when the sector is finished.
+
 Copies go through temporary names and replace what an interrupted earlier run left, so running again after a
 crash (or after a RePersist) is safe.
 """
@@ -7,6 +10,7 @@ crash (or after a RePersist) is safe.
 from __future__ import annotations
 
 from sealer_fsm.manager import StoreInfo
+from sealer_fsm.proofs import is_persisted_cache_file
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
@@ -29,7 +33,7 @@ def copy_sector_files(local: SectorFiles, store: SectorFiles, kinds: tuple[str, 
         if not local.path(kind).exists():
             raise Permanent(f"cannot persist {local.name}: {local.path(kind)} is missing")
     copy_file_atomically(local.path(replica), store.path(replica))
-    copy_tree_atomically(local.path(cache), store.path(cache))
+    copy_tree_atomically(local.path(cache), store.path(cache), keep=is_persisted_cache_file)
 
 
 async def _reserve(ctx: StepContext) -> StoreInfo:

@@ -1,11 +1,12 @@
 """The sealing computations between TreeD and the proof submission: ticket, PC1, PC2, C1, C2.
 
-The ticket is real (drawn by the manager from its chain), and so is PC1: the replica id and every SDR layer,
-in the sector's cache folder (`sealer_fsm.proofs.seal_pre_commit_phase1`). PC2, C1 and C2 are SIMULATED (see
+The ticket is real (drawn by the manager from its chain), and so are PC1 (the replica id and every SDR layer,
+in the sector's cache folder: `sealer_fsm.proofs.seal_pre_commit_phase1`) and PC2 (TreeC, TreeR-last, the
+replica in `sealed/` and CommR: `sealer_fsm.proofs.precommit_phase2`). C1 and C2 are SIMULATED (see
 `sealer_fsm.simulated`): deterministic stand-ins bound to the same inputs as the real computations, labelled
-`simulated` in task data and logs; so is PC1 on a machine whose `[proofs] simulate` names it (`simulated_pc1`).
-They keep the reference's re-run rules: PC1 resumes after its last complete layer, PC2 rewrites the replica and
-its cache through temporary files.
+`simulated` in task data and logs; so are PC1 and PC2 on a machine whose `[proofs] simulate` names them
+(`simulated_pc1`, `simulated_pc2`). Both keep what a killed run completed: PC1 its whole layers, PC2 its whole
+trees; every file is written under a temporary name and renamed when whole.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sealer_fsm.proofs import (
     CancelToken,
     PreCommit1,
     parent_cache_dir,
+    precommit_phase2,
     replica_id,
     seal_pre_commit_phase1,
     seal_proof,
@@ -31,6 +33,7 @@ from sealer_fsm.steps._common import (
     SectorFiles,
     call,
     copy_file_atomically,
+    file_failure,
     manager,
     remove_path,
     sector_id,
@@ -148,9 +151,47 @@ def _write_replica(files: SectorFiles, comm_c: bytes, comm_r_last: bytes) -> Non
     temporary.replace(p_aux)
 
 
-@simulated_step
 async def pc2(ctx: StepContext) -> StepResult:
-    """PC1Done → PC2Done. SIMULATED: CommR from SHA-256 stand-ins for the Poseidon trees."""
+    """PC1Done → PC2Done: TreeC and TreeR-last from PC1's layers, the replica in `sealed/`, and CommR.
+
+    Safe to run again: trees already whole for the same layers are kept, so a kill -9 costs at most the tree
+    being built. Missing or corrupt inputs are Permanent; I/O failures (a full disk) are Temporary.
+    """
+    files = SectorFiles.of(ctx)
+    if ctx.require("pc1_out").get("simulated"):
+        pc1_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "pc1"), "?")
+        raise Permanent(
+            "PC2: this sector's PC1 was simulated, so there are no SDR layers to seal; resume the thread into "
+            f"{pc1_state} to run PC1 for real, or simulate pc2 too ([proofs] simulate)"
+        )
+    try:
+        out = await ctx.run_blocking(
+            precommit_phase2,
+            files.cache,
+            files.sealed,
+            ctx.require("sector_size"),
+            files.unsealed,
+            cancel=ctx.cancel_token,
+        )
+    except ValueError as error:
+        raise Permanent(f"PC2: {error}") from error
+    except OSError as error:
+        raise file_failure(error, "PC2", writing=files.sealed) from error
+    ctx.log.info("%s: PC2 done, CommR %s", files.name, out.comm_r.hex()[:16])
+    return Outcome(
+        "PC2",
+        {
+            "comm_r": out.comm_r.hex(),
+            "comm_r_cid": sealed_cid(out.comm_r),
+            "pc2_out": {"comm_c": out.comm_c.hex(), "comm_r_last": out.comm_r_last.hex()},
+        },
+    )
+
+
+@simulated_step
+async def simulated_pc2(ctx: StepContext) -> StepResult:
+    """PC1Done → PC2Done where `[proofs] simulate` names pc2. SIMULATED: CommR from SHA-256 stand-ins for the
+    Poseidon trees."""
     files = SectorFiles.of(ctx)
     replica = bytes.fromhex(ctx.require("pc1_out")["replica_id"])
     comm_c, comm_r_last, comm_r = simulated.comm_r(replica, bytes.fromhex(ctx.require("comm_d")))

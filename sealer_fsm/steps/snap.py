@@ -1,13 +1,17 @@
-"""Snap deals (empty sector update): encode the new data into a finished CC sector and prove it. SIMULATED.
+"""Snap deals (empty sector update): encode the new data into a finished CC sector, and prove it (SIMULATED).
 
-The transfer of the old replica from its store is real (as the reference's snapup TreeDBuilt handler does); the
-encoding and the update proof are simulated (see `sealer_fsm.simulated`), labelled as such in data and logs.
+The transfer of the old replica (the sector key) and its cache from their store is real, as the reference's
+snapup TreeDBuilt handler does. The encoding is real on a sector sealed for real (`sealer_fsm.proofs.
+snap_encode_into`: the new replica in `update/`, its TreeR-last, p_aux and t_aux in `update-cache/`). A sector
+whose PC2 was simulated has no real replica to encode into: it gets the simulated encoding, labelled as such in
+task data (`comm_r_simulated`) and logs, and so does every sector on a machine whose `[proofs] simulate` names
+snap_encode. The update proof (Groth16) is always simulated (see `sealer_fsm.simulated`).
 """
 
 from __future__ import annotations
 
 from sealer_fsm import simulated
-from sealer_fsm.proofs import sealed_cid
+from sealer_fsm.proofs import TreeInputError, hash2, hash_node, sealed_cid, snap_encode_into
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
@@ -16,36 +20,103 @@ from sealer_fsm.steps._common import (
     call,
     copy_file_atomically,
     copy_tree_atomically,
+    file_failure,
     manager,
 )
 
 
-def _encode_update(local: SectorFiles, access: SectorFiles, new_comm_r: bytes) -> None:
-    """Fetch the old replica, then write the (simulated) updated replica and its cache."""
+async def _fetch_sector_key(ctx: StepContext) -> SectorFiles:
+    """Copy the old replica and its cache from the store the manager names into this thread's data folder."""
+    instance = ctx.require("access_instance")
+    if await call("StoreBasicInfo", manager(ctx).store_info(instance)) is None:
+        raise Permanent(f"the sector manager does not know store {instance!r}, which holds {ctx.sector}")
+    local = SectorFiles.of(ctx)
+    access = SectorFiles(access_store_path(ctx, instance), local.name)
+    await ctx.run_blocking(_copy_sector_key, local, access)
+    return local
+
+
+def _copy_sector_key(local: SectorFiles, access: SectorFiles) -> None:
     if not access.sealed.is_file() or not access.cache.is_dir():
         raise Permanent(f"the replica of {local.name} is missing from its store ({access.root})")
     copy_file_atomically(access.sealed, local.sealed)
     copy_tree_atomically(access.cache, local.cache)
+
+
+def sealed_for_real(local: SectorFiles, old_comm_r: bytes) -> bool:
+    """Whether the sector key came from a real PC2: its p_aux hashes to the CommR with Poseidon (a simulated PC2
+    writes SHA-256 stand-ins that hash to it with the sha256-trunc254 node hash instead)."""
+    p_aux = local.cache / "p_aux"
+    try:
+        content = p_aux.read_bytes()
+    except FileNotFoundError:
+        raise Permanent(f"{p_aux} is missing: the sector key has no PC2 commitments") from None
+    comm_c, comm_r_last = content[:32], content[32:]
+    if len(content) == 64 and hash2(comm_c, comm_r_last) == old_comm_r:
+        return True
+    if len(content) == 64 and hash_node(comm_c, comm_r_last) == old_comm_r:
+        return False
+    raise Permanent(f"{p_aux} does not match the sector's CommR {old_comm_r.hex()}")
+
+
+def _write_simulated_update(local: SectorFiles, new_comm_r: bytes) -> None:
+    """The simulated update: the staged data as the new replica, the new CommR in update-cache's p_aux."""
     copy_file_atomically(local.unsealed, local.path("update"))
     update_cache = local.path("update-cache")
     update_cache.mkdir(parents=True, exist_ok=True)
     (update_cache / "p_aux").write_bytes(new_comm_r)
 
 
-@simulated_step
-async def snap_encode(ctx: StepContext) -> StepResult:
-    """TreeDBuilt → SnapEncoded. SIMULATED: the new CommR binds the old CommR and the new CommD."""
-    instance = ctx.require("access_instance")
-    if await call("StoreBasicInfo", manager(ctx).store_info(instance)) is None:
-        raise Permanent(f"the sector manager does not know store {instance!r}, which holds {ctx.sector}")
-    local = SectorFiles.of(ctx)
-    access = SectorFiles(access_store_path(ctx, instance), local.name)
+async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> StepResult:
     new_comm_r = simulated.snap_comm_r(bytes.fromhex(ctx.require("old_comm_r")), bytes.fromhex(ctx.require("comm_d")))
-    await ctx.run_blocking(_encode_update, local, access, new_comm_r)
-    ctx.log.info("%s: snap encode simulated, new CommR %s", local.name, new_comm_r.hex()[:16])
+    await ctx.run_blocking(_write_simulated_update, local, new_comm_r)
+    ctx.log.info("%s: snap encode simulated (%s), new CommR %s", local.name, why, new_comm_r.hex()[:16])
     return Outcome(
         "SnapEncode", {"comm_r": new_comm_r.hex(), "comm_r_cid": sealed_cid(new_comm_r), "comm_r_simulated": True}
     )
+
+
+async def snap_encode(ctx: StepContext) -> StepResult:
+    """TreeDBuilt → SnapEncoded: the new replica from the sector key and the new data (simulated when the sector
+    key is); safe to run again, a new replica and TreeR-last already whole for the same inputs are kept."""
+    local = await _fetch_sector_key(ctx)
+    old_comm_r = bytes.fromhex(ctx.require("old_comm_r"))
+    if not await ctx.run_blocking(sealed_for_real, local, old_comm_r):
+        return await _simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
+    try:
+        out = await ctx.run_blocking(
+            snap_encode_into,
+            local.sealed,
+            local.cache,
+            local.unsealed,
+            local.path("update"),
+            local.path("update-cache"),
+            ctx.require("sector_size"),
+            cancel=ctx.cancel_token,
+        )
+    except (TreeInputError, ValueError) as error:
+        raise Permanent(f"snap encode: {error}") from error
+    except OSError as error:
+        raise file_failure(error, f"snap encode of {local.name}", writing=local.path("update")) from error
+    if out.comm_d_new.hex() != ctx.require("comm_d"):
+        raise Permanent(f"snap encode: the staged data's CommD {out.comm_d_new.hex()} is not the task's CommD")
+    ctx.log.info("%s: snap encode done, new CommR %s", local.name, out.comm_r_new.hex()[:16])
+    return Outcome(
+        "SnapEncode",
+        {
+            "comm_r": out.comm_r_new.hex(),
+            "comm_r_cid": sealed_cid(out.comm_r_new),
+            "snap_out": {"comm_r_last": out.comm_r_last_new.hex()},
+        },
+    )
+
+
+@simulated_step
+async def simulated_snap_encode(ctx: StepContext) -> StepResult:
+    """TreeDBuilt → SnapEncoded where `[proofs] simulate` names snap_encode. SIMULATED: the new CommR binds the old
+    CommR and the new CommD."""
+    local = await _fetch_sector_key(ctx)
+    return await _simulated_update(ctx, local, "[proofs] simulate")
 
 
 @simulated_step

@@ -408,7 +408,7 @@ class DevnetManager:
         deals = self._deals(json.loads(row["snap_deals"]))
         if [deal.piece_cid for deal in deals] != proof.piece_cids:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "the pieces are not the upgrade's deals")
-        fault = _verify.snapup_fault(row, deals, proof)
+        fault = _verify.snapup_fault(row, self.proof_type, deals, proof)
         if fault:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, fault)
         store = self.all_stores.get(proof.access_instance)

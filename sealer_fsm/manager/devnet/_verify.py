@@ -1,8 +1,11 @@
-"""What the devnet recomputes to judge a submission: it trusts nothing the worker computed.
+"""What the devnet recomputes to judge a submission: it trusts nothing the worker computed that it can check.
 
 CommD comes from the devnet's own deals (each piece's commitment from the CID it issued, zero pieces elsewhere,
-the chain's `compute_unsealed_sector_cid` rule); CommR and the proofs are the simulated values recomputed from
-the ticket and seed the devnet drew itself.
+the chain's `compute_unsealed_sector_cid` rule). A real CommR cannot be recomputed at pre-commit time without
+sealing the sector again (PC1 and PC2), so the pre-commit check is CommD and a well-formed CommR; the CommR is
+bound by the proof the devnet checks later (simulated until the C1 issue adds a real verifier). A sector sealed
+with a simulated PC2 is recognised (its CommR is the simulated one for its ticket) and its Snap Deals update is
+then checked against the simulated encoding; a real update's CommR is bound by the (simulated) update proof.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof
-from sealer_fsm.proofs import comm_d_from_pieces, parse_piece_cid, replica_id
+from sealer_fsm.proofs import FIELD_MODULUS, comm_d_from_pieces, parse_piece_cid, replica_id
 
 
 def expected_comm_d(deals: list[Deal], sector_size: int) -> bytes:
@@ -23,17 +26,21 @@ def _replica_id(row: Any, proof_type: int, comm_d: bytes) -> bytes:
     return replica_id(row["miner"], row["number"], bytes.fromhex(row["ticket"]), comm_d, proof_type)
 
 
+def _comm_r_fault(comm_r: bytes, what: str) -> str | None:
+    value = int.from_bytes(comm_r, "little")
+    if value == 0 or value >= FIELD_MODULUS:
+        return f"{what} {comm_r.hex()} is not a non-zero BLS12-381 field element"
+    return None
+
+
 def precommit_fault(row: Any, proof_type: int | None, deals: list[Deal], info: PreCommitInfo) -> str | None:
-    """Why a pre-commit is wrong (a sentence), or None when CommD and the simulated CommR check out."""
+    """Why a pre-commit is wrong (a sentence), or None when CommD matches the deals and CommR is well formed."""
     comm_d = expected_comm_d(deals, row["sector_size"])
     if info.comm_d != comm_d:
         return f"CommD {info.comm_d.hex()} does not match the sector's deals (expected {comm_d.hex()})"
     if proof_type is None:
         return f"a {row['sector_size']}-byte sector has no registered seal proof, so no replica id to check"
-    _, _, comm_r = simulated.comm_r(_replica_id(row, proof_type, comm_d), comm_d)
-    if info.comm_r != comm_r:
-        return "CommR does not match the simulated replica of this sector and ticket"
-    return None
+    return _comm_r_fault(info.comm_r, "CommR")
 
 
 def expected_porep_proof(row: Any, proof_type: int | None, seed: bytes) -> bytes | None:
@@ -44,13 +51,26 @@ def expected_porep_proof(row: Any, proof_type: int | None, seed: bytes) -> bytes
     return simulated.porep_proof(simulated.c1_digest(_replica_id(row, proof_type, comm_d), comm_r, comm_d, seed))
 
 
-def snapup_fault(row: Any, deals: list[Deal], proof: SnapupProof) -> str | None:
+def sealed_with_simulated_pc2(row: Any, proof_type: int | None) -> bool:
+    """Whether the sector's CommR is the simulated PC2's for its replica (a real CommR never is)."""
+    if proof_type is None or row["comm_r"] is None:
+        return False
+    comm_d = bytes.fromhex(row["comm_d"])
+    return simulated.comm_r(_replica_id(row, proof_type, comm_d), comm_d)[2].hex() == row["comm_r"]
+
+
+def snapup_fault(row: Any, proof_type: int | None, deals: list[Deal], proof: SnapupProof) -> str | None:
     comm_d = expected_comm_d(deals, row["sector_size"])
     if proof.comm_d != comm_d:
         return f"CommD {proof.comm_d.hex()} does not match the upgrade's deals (expected {comm_d.hex()})"
     old_comm_r = bytes.fromhex(row["comm_r"])
-    if proof.comm_r != simulated.snap_comm_r(old_comm_r, comm_d):
-        return "the new CommR does not match the simulated update of this sector"
+    if sealed_with_simulated_pc2(row, proof_type):
+        if proof.comm_r != simulated.snap_comm_r(old_comm_r, comm_d):
+            return "the new CommR does not match the simulated update of this simulated sector"
+    elif proof.comm_r == old_comm_r:
+        return "the new CommR is the old one: the new data was not encoded"
+    elif fault := _comm_r_fault(proof.comm_r, "the new CommR"):
+        return fault
     if proof.proof != simulated.snap_proof(row["miner"], row["number"], old_comm_r, proof.comm_r, comm_d):
         return "invalid (simulated) update proof"
     return None
