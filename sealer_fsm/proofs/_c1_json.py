@@ -127,7 +127,7 @@ def _labeling(proof: LabelingProof) -> dict[str, Any]:
 def parse_c1_output(data: bytes | str) -> C1Output:
     """A C1 output from its JSON text; C1FormatError naming the first fault."""
     if len(data) > MAX_C1_BYTES:
-        raise C1FormatError(f"{len(data)} bytes is more than any C1 output ({MAX_C1_BYTES >> 20} MiB)")
+        raise C1FormatError(_too_large(len(data)))
     try:
         document = json.loads(data)
     except (ValueError, RecursionError) as error:
@@ -135,10 +135,17 @@ def parse_c1_output(data: bytes | str) -> C1Output:
     return _Field(document, "").read_output()
 
 
+def _too_large(size: int) -> str:
+    return f"{size} bytes is more than any C1 output ({MAX_C1_BYTES >> 20} MiB)"
+
+
 def load_c1_output(path: str | os.PathLike[str]) -> C1Output:
     """A C1 output from its file; OSError if it cannot be read, C1FormatError naming the file otherwise."""
     with open(path, "rb") as file:
-        data = file.read(MAX_C1_BYTES + 1)
+        size = os.fstat(file.fileno()).st_size
+        data = b"" if size > MAX_C1_BYTES else file.read(MAX_C1_BYTES + 1)
+    if size > MAX_C1_BYTES:
+        raise C1FormatError(f"{os.fspath(path)}: {_too_large(size)}")
     try:
         return parse_c1_output(data)
     except C1FormatError as error:
