@@ -10,7 +10,7 @@ See docs/proofs.md.
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
 from sealer_fsm.proofs._c1 import C1_OUTPUT_NAME, C1Run, CommitInputs, run_c1, save_c1_output, seal_commit_phase1
-from sealer_fsm.proofs._c1_json import C1FormatError, c1_output_json, load_c1_output, parse_c1_output
+from sealer_fsm.proofs._c1_json import MAX_C1_BYTES, C1FormatError, c1_output_json, load_c1_output, parse_c1_output
 from sealer_fsm.proofs._c1_types import C1Output
 from sealer_fsm.proofs._c1_verify import PorepVerdict, verify_porep
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
@@ -83,6 +83,7 @@ from sealer_fsm.proofs._tree_d import build_tree_d, tree_d_file
 __all__ = [
     "C1_OUTPUT_NAME",
     "FIELD_MODULUS",
+    "MAX_C1_BYTES",
     "SEAL_PROOFS",
     "C1FormatError",
     "C1Output",

@@ -1,31 +1,40 @@
 """The sealing computations between TreeD and the proof submission: ticket, PC1, PC2, C1, C2.
 
 The ticket is real (drawn by the manager from its chain), and so are PC1 (the replica id and every SDR layer,
-in the sector's cache folder: `sealer_fsm.proofs.seal_pre_commit_phase1`) and PC2 (TreeC, TreeR-last, the
-replica in `sealed/` and CommR: `sealer_fsm.proofs.precommit_phase2`). C1 and C2 are SIMULATED (see
-`sealer_fsm.simulated`): deterministic stand-ins bound to the same inputs as the real computations, labelled
-`simulated` in task data and logs; so are PC1 and PC2 on a machine whose `[proofs] simulate` names them
-(`simulated_pc1`, `simulated_pc2`). Both keep what a killed run completed: PC1 its whole layers, PC2 its whole
-trees; every file is written under a temporary name and renamed when whole.
+in the sector's cache folder: `sealer_fsm.proofs.seal_pre_commit_phase1`), PC2 (TreeC, TreeR-last, the replica
+in `sealed/` and CommR: `sealer_fsm.proofs.precommit_phase2`) and C1 (the vanilla proofs in the reference's JSON:
+`sealer_fsm.proofs.run_c1`). C2 is SIMULATED (see `sealer_fsm.simulated`): a stand-in bound to the C1 output,
+labelled `simulated` in task data and logs; so are PC1, PC2 and C1 on a machine whose `[proofs] simulate` names
+them (`simulated_pc1`, `simulated_pc2`, `simulated_c1`). PC1 and PC2 keep what a killed run completed: PC1 its
+whole layers, PC2 its whole trees; every file is written under a temporary name and renamed when whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager import Randomness
 from sealer_fsm.proofs import (
+    C1_OUTPUT_NAME,
+    C1Output,
     CancelToken,
+    CommitInputs,
     PreCommit1,
+    build_tree_d,
+    c1_output_json,
     parent_cache_dir,
     precommit_phase2,
     replica_id,
+    seal_commit_phase1,
     seal_pre_commit_phase1,
     seal_proof,
     sealed_cid,
+    tree_d_file,
 )
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult, Temporary
@@ -33,10 +42,12 @@ from sealer_fsm.steps._common import (
     SectorFiles,
     call,
     copy_file_atomically,
+    file_errors,
     file_failure,
     manager,
     remove_path,
     sector_id,
+    write_file_atomically,
 )
 from sealer_fsm.units import format_size
 
@@ -178,14 +189,15 @@ async def pc2(ctx: StepContext) -> StepResult:
     except OSError as error:
         raise file_failure(error, "PC2", writing=files.sealed) from error
     ctx.log.info("%s: PC2 done, CommR %s", files.name, out.comm_r.hex()[:16])
-    return Outcome(
-        "PC2",
-        {
-            "comm_r": out.comm_r.hex(),
-            "comm_r_cid": sealed_cid(out.comm_r),
-            "pc2_out": {"comm_c": out.comm_c.hex(), "comm_r_last": out.comm_r_last.hex()},
-        },
-    )
+    data = {
+        "comm_r": out.comm_r.hex(),
+        "comm_r_cid": sealed_cid(out.comm_r),
+        "pc2_out": {"comm_c": out.comm_c.hex(), "comm_r_last": out.comm_r_last.hex()},
+    }
+    if ctx.sealing.verify_after_pc2:  # the reference's check: C1 with a zero seed must verify
+        check = await _commit_phase1(ctx, "PC2 (verify_after_pc2)", bytes(32), out.comm_r)
+        ctx.log.info("%s: verify_after_pc2: C1 with a zero seed verifies (%d challenges)", files.name, check.challenges)
+    return Outcome("PC2", data)
 
 
 @simulated_step
@@ -200,9 +212,79 @@ async def simulated_pc2(ctx: StepContext) -> StepResult:
     return Outcome("PC2", {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r), "comm_r_simulated": True})
 
 
-@simulated_step
+def _commit_inputs(ctx: StepContext, seed: bytes, comm_r: bytes) -> CommitInputs:
+    return CommitInputs(
+        miner=ctx.require("miner"),
+        sector_number=ctx.require("number"),
+        ticket=Randomness.from_json(ctx.require("ticket")).value,
+        seed=seed,
+        comm_d=bytes.fromhex(ctx.require("comm_d")),
+        comm_r=comm_r,
+        proof_type=ctx.require("proof_type"),
+    )
+
+
+def _prove(files: SectorFiles, inputs: CommitInputs, cancel: CancelToken) -> C1Output:
+    """C1 of the sector's files; a sector staged before TreeD was stored (by an earlier version of the tree_d
+    step) gets its TreeD from the staged file first."""
+    if not tree_d_file(files.cache).is_file() and files.unsealed.is_file():
+        build_tree_d(files.cache, seal_proof(inputs.proof_type).sector_size, files.unsealed, cancel=cancel)
+    return seal_commit_phase1(files.cache, files.sealed, inputs, cancel=cancel)
+
+
+async def _commit_phase1(ctx: StepContext, what: str, seed: bytes, comm_r: bytes) -> C1Output:
+    """C1 (proved and verified) for a step; bad or corrupt sector files (a proof that does not verify) are
+    Permanent, I/O failures classed by `file_failure`."""
+    files = SectorFiles.of(ctx)
+    if ctx.data.get("comm_r_simulated"):
+        raise Permanent(
+            f"{what}: this sector's PC2 was simulated, so there are no trees to prove; simulate c1 too ([proofs] "
+            "simulate) or reseal the sector"
+        )
+    try:
+        inputs = _commit_inputs(ctx, seed, comm_r)
+        return await ctx.run_blocking(_prove, files, inputs, ctx.cancel_token)
+    except (ValueError, KeyError, TypeError) as error:
+        raise Permanent(f"{what}: {error}") from error
+    except OSError as error:
+        raise file_failure(error, what, writing=files.cache) from error
+
+
+def _save(path: Path, output: C1Output) -> str:
+    """Write the C1 JSON (whole or not at all) and return its SHA-256, which C2 commits to."""
+    content = c1_output_json(output)
+    write_file_atomically(path, content)
+    return hashlib.sha256(content).hexdigest()
+
+
 async def c1(ctx: StepContext) -> StepResult:
-    """SeedAssigned → C1Done. SIMULATED: one digest over replica id, CommR, CommD and the seed."""
+    """SeedAssigned → C1Done: the vanilla proofs for the seed's challenges, in the reference's JSON
+    (`SealCommitPhase1Output`), written to `cache/<sector>/c1-output.json` and recorded by path as `c1_out`.
+
+    C1 verifies what it built before writing it, as the reference does: sector files that do not give the
+    pre-committed CommR are Permanent. Safe to run again: the file is written whole or not at all."""
+    seed = Randomness.from_json(ctx.require("seed"))
+    started = time.monotonic()
+    output = await _commit_phase1(ctx, "C1", seed.value, bytes.fromhex(ctx.require("comm_r")))
+    path = SectorFiles.of(ctx).cache / C1_OUTPUT_NAME
+    digest = await ctx.run_blocking(_save, path, output)
+    seconds = time.monotonic() - started
+    ctx.log.info(
+        "%s: C1 done in %.2f s (%d challenges, seed epoch %d)", ctx.sector, seconds, output.challenges, seed.epoch
+    )
+    c1_out = {
+        "path": str(path),
+        "sha256": digest,
+        "registered_proof": output.registered_proof,
+        "challenges": output.challenges,
+    }
+    return Outcome("C1", {"c1_out": c1_out})
+
+
+@simulated_step
+async def simulated_c1(ctx: StepContext) -> StepResult:
+    """SeedAssigned → C1Done where `[proofs] simulate` names c1 (or PC2 was simulated: no trees to prove).
+    SIMULATED: one digest over replica id, CommR, CommD and the seed."""
     seed = Randomness.from_json(ctx.require("seed"))
     digest = simulated.c1_digest(
         replica_id_of(ctx.data), bytes.fromhex(ctx.require("comm_r")), bytes.fromhex(ctx.require("comm_d")), seed.value
@@ -211,9 +293,26 @@ async def c1(ctx: StepContext) -> StepResult:
     return Outcome("C1", {"c1_out": {"simulated": True, "digest": digest.hex()}})
 
 
+def read_c1_output(c1_out: Any, what: str) -> bytes:
+    """The C1 JSON a real C1 recorded in task data, checked against the digest recorded with it (Permanent if
+    the file is gone or changed: run C1 again)."""
+    path = Path(c1_out["path"])
+    with file_errors(f"{what}: read the C1 output {path}"):
+        content = path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != c1_out["sha256"]:
+        raise Permanent(f"{what}: the C1 output {path} changed since C1 wrote it; run C1 again")
+    return content
+
+
 @simulated_step
 async def c2(ctx: StepContext) -> StepResult:
-    """C1Done → C2Done. SIMULATED: a 192-byte blob marked SIMULATED-PROOF, not a Groth16 proof."""
-    proof = simulated.porep_proof(bytes.fromhex(ctx.require("c1_out")["digest"]))
+    """C1Done → C2Done. SIMULATED: a 192-byte blob marked SIMULATED-PROOF, not a Groth16 proof. Of a real C1 it
+    carries the C1 output's digest (`simulated.porep_proof_of_c1`), so it proves only those vanilla proofs."""
+    c1_out = ctx.require("c1_out")
+    if c1_out.get("simulated"):
+        proof = simulated.porep_proof(bytes.fromhex(c1_out["digest"]))
+    else:
+        c1_json = await ctx.run_blocking(read_c1_output, c1_out, "C2")
+        proof = simulated.porep_proof_of_c1(c1_json, ctx.require("miner"), ctx.require("number"))
     ctx.log.info("%s: C2 simulated (%d-byte proof)", ctx.sector, len(proof))
     return Outcome("C2", {"proof": simulated.to_text(proof)})
