@@ -60,7 +60,10 @@ def build_tree_d(
     if source is not None:
         check_input(source, sector_size, "the staged sector")
     path = tree_d_file(cache)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write TreeD in {path.parent}: {error.strerror or error}") from error
     with hashing_threads(check_threads(threads), cancel) as workers:
 
         def fill(tree: mmap.mmap) -> bytes:
