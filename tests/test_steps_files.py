@@ -83,18 +83,22 @@ def test_a_full_store_is_temporary_names_the_store_file_and_its_free_space_and_l
 
 def test_a_cache_that_cannot_be_copied_leaves_no_partial_copy_in_the_store(tmp_path):
     ctx, store = persist_context(tmp_path)
-    os.mkfifo(ctx.location / "data" / "cache" / SECTOR / "a-pipe")
+    os.mkfifo(ctx.location / "data" / "cache" / SECTOR / "t_aux")  # a cache file persist copies, and cannot
     with pytest.raises(StepFailure) as failed:
         asyncio.run(persistence.persist_sealed(ctx))
-    assert str(store / "cache" / SECTOR) in str(failed.value) and "a-pipe" in str(failed.value)
+    assert str(store / "cache" / SECTOR) in str(failed.value) and "t_aux" in str(failed.value)
     assert leftovers(store, ctx.location) == []
     assert not (store / "cache" / SECTOR).exists()
 
 
 def test_pc2_on_a_missing_staged_file_is_permanent_and_names_it(tmp_path):
     """It was `critical: step 'pc2' crashed: FileNotFoundError(2, ...)` with no path."""
-    data = {"sector_id": SECTOR, "comm_d": "22" * 32, "pc1_out": {"replica_id": "11" * 32}}
+    data = {"sector_id": SECTOR, "sector_size": 2048, "comm_d": "22" * 32, "pc1_out": {"replica_id": "11" * 32}}
     ctx = FakeContext(data, {}, tmp_path / "thread")
+    cache = tmp_path / "thread" / "data" / "cache" / SECTOR
+    cache.mkdir(parents=True)
+    for layer in (1, 2):  # PC1's layers are there: only the staged sector is missing
+        (cache / f"sc-02-data-layer-{layer}.dat").write_bytes(bytes(2048))
     with pytest.raises(Permanent) as failed:
         asyncio.run(sealing.pc2(ctx))
     assert str(tmp_path / "thread" / "data" / "unsealed" / SECTOR) in str(failed.value)

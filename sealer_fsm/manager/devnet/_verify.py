@@ -96,7 +96,8 @@ def sealed_with_simulated_pc2(row: Any, proof_type: int | None) -> bool:
     if proof_type is None or row["comm_r"] is None:
         return False
     comm_d = bytes.fromhex(row["comm_d"])
-    return simulated.comm_r(_replica_id(row, proof_type, comm_d), comm_d)[2].hex() == row["comm_r"]
+    recorded: str = row["comm_r"]
+    return simulated.comm_r(_replica_id(row, proof_type, comm_d), comm_d)[2].hex() == recorded
 
 
 def snapup_fault(row: Any, proof_type: int | None, deals: list[Deal], proof: SnapupProof) -> str | None:
