@@ -27,6 +27,7 @@ from sealer_fsm.manager import PreCommitInfo, SectorId, SubmitResult
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.plans import ABORT_STATE
 from sealer_fsm.proofs import (
+    PorepVerdict,
     c1_output_json,
     load_c1_output,
     porep_challenges,
@@ -36,6 +37,7 @@ from sealer_fsm.proofs import (
     verify_porep,
     zero_commitment,
 )
+from sealer_fsm.proofs import _c1 as c1_module
 from sealer_fsm.runtime import Worker, WorkerListener
 from tests.support.sealed_sector import SealedSector, seal_sector
 
@@ -44,7 +46,7 @@ class Story(WorkerListener):
     """Keeps a copy of every C1 output as the c1 step leaves it; drains after `sealed` finished sealer tasks or
     at the first failure that pauses a thread; corrupts a layer at PC1Done when asked."""
 
-    def __init__(self, worker: Worker, folder: Path, sealed: int, corrupt_layer: bool = False) -> None:
+    def __init__(self, worker: Worker, folder: Path, sealed: int, corrupt_layer: str | None = None) -> None:
         self.worker, self.folder, self.wanted, self.corrupt_layer = worker, folder, sealed, corrupt_layer
         self.done = 0
         self.c1_outputs: dict[str, Path] = {}
@@ -56,8 +58,9 @@ class Story(WorkerListener):
             copy = self.folder / f"{task.sector}.json"
             shutil.copyfile(task.data["c1_out"]["path"], copy)
             self.c1_outputs[task.sector] = copy
-        if destination == "PC1Done" and self.corrupt_layer:
-            flip_challenged_label(Path(task.data["pc1_out"]["layers"][0]), task.data)
+        if destination == self.corrupt_layer:
+            seed = bytes.fromhex(task.data["seed"]["value"]) if "seed" in task.data else bytes(32)
+            flip_challenged_label(Path(task.data["pc1_out"]["layers"][0]), task.data, seed)
 
     def failure(self, thread: Any, level: Any) -> None:
         if level.name != "TEMPORARY":  # the thread pauses
@@ -65,22 +68,24 @@ class Story(WorkerListener):
             self.worker.drain()
 
     def task_closed(self, thread: Any, task: Any) -> None:
-        self.done += task.plan == "sealer" and task.state != ABORT_STATE
+        self.done += task.plan == "sealer" and (task.state != ABORT_STATE or self.corrupt_layer == "SeedAssigned")
         if self.done >= self.wanted:
             self.worker.drain()
 
 
-def flip_challenged_label(layer: Path, data: dict[str, Any]) -> None:
-    """Corrupt the layer-1 label of the node a zero seed challenges first (what verify_after_pc2 proves)."""
+def flip_challenged_label(layer: Path, data: dict[str, Any], seed: bytes) -> None:
+    """Corrupt the layer-1 label of the node `seed` challenges first (a zero seed: what verify_after_pc2 proves)."""
     proof = seal_proof(data["proof_type"])
     replica = bytes.fromhex(data["pc1_out"]["replica_id"])
-    node = porep_challenges(proof, replica, bytes(32), bytes(32))[0][0]
+    node = porep_challenges(proof, replica, seed, bytes(32))[0][0]
     labels = bytearray(layer.read_bytes())
     labels[32 * node] ^= 1
     layer.write_bytes(bytes(labels))
 
 
-def run_worker(tmp_path: Path, sealing: str = "", sealed: int = 3, corrupt_layer: bool = False) -> tuple[Worker, Story]:
+def run_worker(
+    tmp_path: Path, sealing: str = "", sealed: int = 3, corrupt_layer: str | None = None
+) -> tuple[Worker, Story]:
     path = devnet_machine(tmp_path, ["sealer", "sealer"], {"seed": 4}, "enable_deals = true\n" + sealing)
     worker = build_worker(load_machine_file(path, tmp_path / "home"))
     (tmp_path / "c1").mkdir()
@@ -122,7 +127,7 @@ def test_verify_after_pc2_checks_every_sector(tmp_path: Path, caplog: pytest.Log
 
 
 def test_verify_after_pc2_pauses_a_sector_whose_layers_are_corrupt(tmp_path: Path) -> None:
-    worker, story = run_worker(tmp_path, "verify_after_pc2 = true", corrupt_layer=True)
+    worker, story = run_worker(tmp_path, "verify_after_pc2 = true", corrupt_layer="PC1Done")
     paused = [task for task in worker.store.tasks() if task.paused]
     assert story.paused and paused and all(task.state == "PC1Done" for task in paused)
     error = paused[0].last_error or ""
@@ -130,6 +135,27 @@ def test_verify_after_pc2_pauses_a_sector_whose_layers_are_corrupt(tmp_path: Pat
     assert error.endswith(
         "the layer-1 label in the node's column is not the one its parents give): are these the sector's files?"
     )
+
+
+def test_a_wrong_c1_never_lands_and_its_sector_is_aborted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker whose C1 does not check its own output (a bug, or a tampered host) proves a layer corrupted after
+    PC2: its simulated C2 commits to the wrong vanilla proofs, the devnet rejects them and they never land; the
+    worker aborts the sector, as damocles-worker does on Rejected."""
+    monkeypatch.setattr(c1_module, "verify_porep", lambda *args, **kwargs: PorepVerdict(True))
+    worker, _ = run_worker(tmp_path, sealed=1, corrupt_layer="SeedAssigned")
+    rejected = [entry for entry in worker.services.manager.submissions() if entry["result"] == "REJECTED"]
+    assert rejected and all(entry["kind"] == "proof" for entry in rejected)
+    assert rejected[0]["detail"].startswith("invalid proof: partition 0, challenge 0 (node ")
+    assert rejected[0]["detail"].endswith(
+        "the TreeC leaf of the challenged node's column is not the hash of that column"
+    )
+    aborted = [task for task in worker.store.tasks() if task.state == ABORT_STATE]
+    assert aborted and "aborted" in caplog.text and "REJECTED: invalid proof: partition 0" in caplog.text
+    for task in aborted:
+        record = worker.services.manager.sector_record(SectorId.parse(task.sector))
+        assert record["status"] == "aborted" and record["proof_attempts"] == 0
 
 
 # -- the devnet's judging -----------------------------------------------------------------------------------
