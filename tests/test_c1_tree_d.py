@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +129,38 @@ def test_challenges_are_non_zero_nodes_and_partitions_continue_one_sequence(repl
         assert all(1 <= node < nodes for node in flat)
     wide = porep_challenges(seal_proof(8), replica, seed, bytes(32))
     assert [node for row in wide for node in row][:18] == wide[0]
+
+
+def test_a_build_killed_mid_write_leaves_no_tree_and_a_rerun_replaces_its_leftover(tmp_path: Path) -> None:
+    """kill -9 while rows are being hashed into the mapped `.tmp` (the child stops itself there, signals, and
+    waits to be killed): no TreeD under its real name; the next build replaces the leftover and is whole."""
+    size = 1 << 20
+    staged = tmp_path / "staged"
+    staged.write_bytes(field_nodes(random.Random(5), size // NODE))
+    marker = tmp_path / "hashing"
+    script = f"""
+import time
+from pathlib import Path
+from sealer_fsm.proofs import _backend, build_tree_d
+real = _backend.hash_level
+def stall(children, parents, threads, cancel=None):
+    real(children, parents, threads, cancel)
+    Path({str(marker)!r}).touch()
+    time.sleep(600)
+_backend.hash_level = stall
+build_tree_d({str(tmp_path / "cache")!r}, {size}, {str(staged)!r})
+"""
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert time.monotonic() < deadline and child.poll() is None, "the child never reached its first row"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    tree = tree_d_file(tmp_path / "cache")
+    assert not tree.exists() and tree.with_name(tree.name + ".tmp").exists()
+    assert build_tree_d(tmp_path / "cache", size, staged) == tree_root(staged.read_bytes())
+    assert tree.read_bytes() == b"".join(reference_rows(staged.read_bytes()))
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [tree.name]
