@@ -14,7 +14,7 @@ from typing import Any
 
 from sealer_fsm import proofs
 from sealer_fsm.cli._common import CliError, print_json
-from sealer_fsm.cli._proofs_pc1 import _cancellable
+from sealer_fsm.cli._proofs_pc1 import _bytes32, _cancellable
 
 SEAL_RECORD = "seal.json"
 """What `proofs seal` records beside a sector's files: the inputs it was sealed with and its commitments."""
@@ -130,19 +130,6 @@ def _invalid(args: argparse.Namespace, reason: str) -> int:
     else:
         print(f"invalid: {reason}")
     return 1
-
-
-def _bytes32(what: str) -> Callable[[str], bytes]:
-    def parse(text: str) -> bytes:
-        try:
-            value = bytes.fromhex(text)
-        except ValueError:
-            value = b""
-        if len(value) != 32:
-            raise argparse.ArgumentTypeError(f"the {what} must be 64 hex digits (32 bytes), got {text!r}")
-        return value
-
-    return parse
 
 
 def _cid(parse: Callable[[str], bytes]) -> Callable[[str], bytes]:
