@@ -11,7 +11,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sealer_fsm.proofs import C1FormatError, load_c1_output, parse_c1_output, run_c1, verify_porep
+from sealer_fsm.proofs import (
+    SEAL_PROOFS,
+    C1FormatError,
+    C1Output,
+    c1_output_json,
+    load_c1_output,
+    parse_c1_output,
+    run_c1,
+    verify_porep,
+)
+from sealer_fsm.proofs._c1_types import (
+    ChallengeProof,
+    Column,
+    ColumnProof,
+    LabelingProof,
+    MerkleProof,
+    PathElement,
+    ProofKind,
+)
 from tests.support.sealed_sector import SealedSector, seal_sector
 
 JSON_VALUES = st.recursive(
@@ -105,3 +123,41 @@ def test_a_file_too_large_to_be_a_c1_output_is_refused_unread(tmp_path: Path) ->
         file.truncate((512 << 20) + 1)  # sparse: no disk used
     with pytest.raises(C1FormatError, match=r"huge.json: 536870913 bytes is more than any C1 output \(512 MiB\)"):
         load_c1_output(huge)
+
+
+ELEMENTS = st.binary(min_size=32, max_size=32)
+PATHS = st.lists(
+    st.builds(PathElement, st.lists(ELEMENTS, max_size=3).map(tuple), st.integers(0, 2**64 - 1)), max_size=3
+).map(tuple)
+MERKLE = st.one_of(
+    st.builds(MerkleProof, st.just(ProofKind.SINGLE), ELEMENTS, ELEMENTS, PATHS),
+    st.builds(MerkleProof, st.just(ProofKind.SUB), ELEMENTS, ELEMENTS, PATHS, PATHS),
+    st.builds(MerkleProof, st.just(ProofKind.TOP), ELEMENTS, ELEMENTS, PATHS, PATHS, PATHS),
+)
+COLUMNS = st.builds(
+    ColumnProof, st.builds(Column, st.integers(0, 2**32 - 1), st.lists(ELEMENTS, max_size=3).map(tuple)), MERKLE
+)
+LABELS = st.builds(
+    LabelingProof, st.lists(ELEMENTS, max_size=3).map(tuple), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1)
+)
+CHALLENGES = st.builds(
+    ChallengeProof,
+    MERKLE,
+    MERKLE,
+    COLUMNS,
+    st.lists(COLUMNS, max_size=2).map(tuple),
+    st.lists(COLUMNS, max_size=2).map(tuple),
+    st.lists(LABELS, max_size=2).map(tuple),
+    LABELS,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(proof.name for proof in SEAL_PROOFS.values())),
+    partitions=st.lists(st.lists(CHALLENGES, max_size=2).map(tuple), max_size=2).map(tuple),
+    values=st.lists(ELEMENTS, min_size=5, max_size=5),
+)
+def test_what_the_writer_writes_the_reader_reads_back(name: str, partitions: Any, values: list[bytes]) -> None:
+    output = C1Output(name, partitions, *values)
+    assert parse_c1_output(c1_output_json(output)) == output
