@@ -10,14 +10,16 @@ runs C1 with a zero seed after PC2, as the reference does, and pauses the thread
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _devnet_helpers import ManualClock, devnet_config, devnet_machine
+from _devnet_helpers import FakeContext, ManualClock, devnet_config, devnet_machine
 from test_steps_pieces import run_pieces_and_tree, stage
 
 from sealer_fsm import simulated
@@ -38,7 +40,8 @@ from sealer_fsm.proofs import (
     zero_commitment,
 )
 from sealer_fsm.proofs import _c1 as c1_module
-from sealer_fsm.runtime import Worker, WorkerListener
+from sealer_fsm.runtime import Outcome, Permanent, Temporary, Worker, WorkerListener
+from sealer_fsm.steps import sealing
 from tests.support.sealed_sector import SealedSector, seal_sector
 
 
@@ -253,3 +256,84 @@ def test_the_tree_d_step_stores_the_whole_tree_c1_reads(tmp_path: Path) -> None:
     content = tree.read_bytes()
     assert len(content) == (2 * 64 - 1) * 32 and content[:2048] == staged and content[-32:] == comm_d
     assert not list(tree.parent.glob("*.tmp"))
+
+
+# -- the steps alone: failure levels ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def commit_context(tmp_path: Path) -> FakeContext:
+    """A step context at SeedAssigned for a 2KiB sector sealed for real into the thread's data folder."""
+    sector = "s-t01000-5"
+    sealed = seal_sector(tmp_path / "sealing", 2048, number=5)
+    data_dir = tmp_path / "thread" / "data"
+    for kind, source in (("cache", sealed.cache), ("sealed", sealed.sealed), ("unsealed", sealed.staged)):
+        (data_dir / kind).mkdir(parents=True)
+        assert source is not None
+        source.rename(data_dir / kind / sector)
+    i = sealed.inputs
+    data = {
+        "sector_id": sector,
+        "miner": i.miner,
+        "number": i.sector_number,
+        "proof_type": i.proof_type,
+        "ticket": {"value": i.ticket.hex(), "epoch": 1},
+        "seed": {"value": i.seed.hex(), "epoch": 9},
+        "comm_d": i.comm_d.hex(),
+        "comm_r": i.comm_r.hex(),
+        "pc1_out": {"replica_id": sealed.replica_id.hex()},
+    }
+    return FakeContext(data, {}, tmp_path / "thread")
+
+
+def test_c1_then_c2_in_task_data(commit_context: FakeContext) -> None:
+    outcome = asyncio.run(sealing.c1(commit_context))
+    assert isinstance(outcome, Outcome) and outcome.event == "C1"
+    c1_out = outcome.data["c1_out"]
+    path = Path(c1_out["path"])
+    assert path == commit_context.location / "data" / "cache" / "s-t01000-5" / "c1-output.json"
+    assert c1_out["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and c1_out["challenges"] == 2
+    commit_context.data.update(outcome.data)
+    proved = asyncio.run(sealing.c2(commit_context))
+    assert isinstance(proved, Outcome)
+    assert simulated.from_text(proved.data["proof"]) == simulated.porep_proof_of_c1(path.read_bytes(), 1000, 5)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full for a real ENOSPC")
+def test_c1_on_a_full_disk_is_temporary_and_leaves_nothing(commit_context: FakeContext) -> None:
+    cache = commit_context.location / "data" / "cache" / "s-t01000-5"
+    (cache / "c1-output.json.tmp").symlink_to("/dev/full")
+    with pytest.raises(Temporary, match=r"^temporary: write .*c1-output.json: No space left on device; .* free in "):
+        asyncio.run(sealing.c1(commit_context))
+    assert not list(cache.glob("*.tmp")) and not (cache / "c1-output.json").exists()
+
+
+def test_c1_of_a_sector_whose_pc2_was_simulated_is_permanent(commit_context: FakeContext) -> None:
+    commit_context.data["comm_r_simulated"] = True
+    with pytest.raises(Permanent, match="C1: this sector's PC2 was simulated, so there are no trees to prove"):
+        asyncio.run(sealing.c1(commit_context))
+
+
+def test_c1_of_files_that_are_not_the_precommitted_sector_is_permanent(commit_context: FakeContext) -> None:
+    commit_context.data["comm_r"] = "01" * 32
+    with pytest.raises(Permanent, match=r"^permanent: C1: .*p_aux gives CommR [0-9a-f]+, not the pre-committed 0101"):
+        asyncio.run(sealing.c1(commit_context))
+
+
+def test_c1_builds_a_missing_tree_d_from_the_staged_sector(commit_context: FakeContext) -> None:
+    tree = tree_d_file(commit_context.location / "data" / "cache" / "s-t01000-5")
+    tree.unlink()
+    assert isinstance(asyncio.run(sealing.c1(commit_context)), Outcome) and tree.exists()
+
+
+def test_c2_of_a_c1_output_changed_or_gone_is_permanent(commit_context: FakeContext) -> None:
+    outcome = asyncio.run(sealing.c1(commit_context))
+    assert isinstance(outcome, Outcome)
+    commit_context.data.update(outcome.data)
+    path = Path(outcome.data["c1_out"]["path"])
+    path.write_bytes(path.read_bytes().replace(b'"node":', b'"node": '))
+    with pytest.raises(Permanent, match=r"C2: the C1 output .* changed since C1 wrote it; run C1 again"):
+        asyncio.run(sealing.c2(commit_context))
+    path.unlink()
+    with pytest.raises(Permanent, match=r"C2: read the C1 output .*c1-output.json: .*c1-output.json is missing"):
+        asyncio.run(sealing.c2(commit_context))
