@@ -85,8 +85,11 @@ def _verify(
         raise _Invalid(str(error)) from None
     if proof_type is not None and proof.id != proof_type:
         raise _Invalid(f"the C1 output proves a {proof.name} sector, not this sector's proof type {proof_type}")
-    expected = {"replica id": (output.replica_id, replica_id), "CommD": (output.comm_d, comm_d)}
-    expected["CommR"] = (output.comm_r, comm_r)
+    expected = {
+        "replica id": (output.replica_id, replica_id),
+        "CommD": (output.comm_d, comm_d),
+        "CommR": (output.comm_r, comm_r),
+    }
     if counts.interactive:
         expected["seed"] = (output.seed, seed)
     if ticket is not None:

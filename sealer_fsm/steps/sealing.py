@@ -238,8 +238,8 @@ async def _commit_phase1(ctx: StepContext, what: str, seed: bytes, comm_r: bytes
     files = SectorFiles.of(ctx)
     if ctx.data.get("comm_r_simulated"):
         raise Permanent(
-            f"{what}: this sector's PC2 was simulated, so there are no trees to prove; simulate c1 too ([proofs] "
-            "simulate) or reseal the sector"
+            f"{what}: this sector's PC2 was simulated, so there are no trees to prove; simulate pc2 again ([proofs] "
+            "simulate, which simulates c1 too) or reseal the sector"
         )
     try:
         inputs = _commit_inputs(ctx, seed, comm_r)
