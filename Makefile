@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOME_DIR ?= var/devnet-run
+# The home `sealer-fsm ... -c machines/devnet.toml` uses without --home (var/<worker name>), so that
+# `sectors list -c machines/devnet.toml` reads what `make run` wrote.
+HOME_DIR ?= var/devnet
 
 .PHONY: run test lint bench diagrams clean
 
@@ -18,6 +20,7 @@ run: $(BIN)/sealer-fsm
 
 test: $(BIN)/sealer-fsm
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy --strict sealer_fsm
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/sealer-fsm

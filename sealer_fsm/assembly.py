@@ -9,12 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
-from sealer_fsm.manager._metered import CallObserver, MeteredManager
-from sealer_fsm.manager._reporter import StateReporter
-from sealer_fsm.manager.devnet import DevnetManager
-from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads
-from sealer_fsm.runtime import Clock, Services, Worker
+from sealer_fsm.manager import CallObserver, MeteredManager
+from sealer_fsm.manager.devnet import DevnetManager, OffLoopDevnet
+from sealer_fsm.processors import Processors
+from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads, parent_cache_dir
+from sealer_fsm.runtime import Clock, HomeError, Services, Worker
 from sealer_fsm.steps import builtin_registry
+from sealer_fsm.steps.stages import builtin_stage
+from sealer_fsm.wiring import connect_manager
+
+# rust-fil-proofs' variable for the parent caches' folder: processor children look there, as the worker does.
+PARENT_CACHE_ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
 
 
 def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
@@ -27,14 +32,24 @@ def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, 
     }
 
 
-def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
-    """The configured sector manager; `devnet` is the only kind the config loader accepts today."""
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> OffLoopDevnet:
+    """The configured sector manager; `devnet` is the only kind the config loader accepts today. The devnet runs
+    on its own thread: its SQLite commits and deal data never stall the worker's event loop."""
     stores = attached_stores(config)
     for path in stores.values():
-        path.mkdir(parents=True, exist_ok=True)
-    return DevnetManager(
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise HomeError(f"cannot create the attached store {path}: {error.strerror or error}") from error
+    devnet = DevnetManager(
         config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
     )
+    return OffLoopDevnet(devnet)
+
+
+def external_programs(config: MachineConfig) -> list[str]:
+    """The stages an operator's own program computes (a `[[processors.<stage>]]` entry with a `bin`)."""
+    return [stage for stage, entries in config.processors.external.items() if any(entry.bin for entry in entries)]
 
 
 def build_worker(
@@ -42,19 +57,24 @@ def build_worker(
 ) -> Worker:
     """A worker with the built-in steps, the sector manager and the attached stores; the manager hears of every
     state change, and `manager_calls` of every step's call. `[proofs]` sets the thread budget, the parent cache
-    folder and the stages run simulated."""
+    folder and the stages run simulated; `[processors]` the stage limits and the external processors."""
     configure_threads(config.proofs.threads)
     configure_parent_cache_dir(config.resolve(config.proofs.parent_cache_dir))
     manager = build_manager(config, now=None if clock is None else clock.now)
     worker = Worker(
         config,
-        builtin_registry(simulate=config.proofs.simulate),
+        builtin_registry(simulate=config.proofs.simulate, proven_externally=external_programs(config)),
         services=Services(
             manager=manager if manager_calls is None else MeteredManager(manager, manager_calls),
             stores=attached_stores(config),
             readonly_stores=attached_stores(config, readonly=True),
+            processors=Processors(
+                config.processors,
+                builtin=builtin_stage,
+                child_env={PARENT_CACHE_ENVIRONMENT: str(parent_cache_dir())},
+            ),
         ),
         clock=clock,
     )
-    worker.add_listener(StateReporter(manager))
+    connect_manager(worker)
     return worker

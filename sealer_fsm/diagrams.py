@@ -9,6 +9,7 @@ can still write the DOT source.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -59,12 +60,19 @@ def plan_graph(
     *,
     highlight: Highlight | None = None,
     edge_counts: Mapping[Edge, int] | None = None,
+    rankdir: str | None = None,
+    title: str | None = None,
 ) -> graphviz.Digraph:
-    """The plan as a top-to-bottom graph: states with their stage, events as labelled edges, loops in orange."""
+    """The plan as a graph: states with their stage, events as labelled edges, loops back in orange.
+
+    Without `rankdir` the states are laid out in rows read like text (file order, left to right, top to bottom),
+    which keeps a long plan on one screen; `rankdir` "TB" or "LR" draws one chain top to bottom or left to right.
+    """
     highlight = highlight or Highlight()
     counts = edge_counts or {}
     graph = graphviz.Digraph(plan.name)
-    graph.attr(rankdir="TB", label=f"plan {plan.name}", labelloc="t", fontname=_FONT, fontsize="18")
+    label = title or f"plan {plan.name}"
+    graph.attr(rankdir=rankdir or "TB", label=label, labelloc="t", fontname=_FONT, fontsize="18")
     if plan.source is not None:
         graph.attr(comment=f"plan {plan.name} sha256 {plan_file_hash(plan.source)}")
     graph.attr("node", **_STATE_STYLE)
@@ -73,6 +81,8 @@ def plan_graph(
     graph.edge("__start", plan.initial)
     for name in plan.state_names():
         graph.node(name, label=_state_label(plan.state(name)), **_state_style(plan, name, highlight))
+    if rankdir is None:
+        _rows(graph, plan.state_names())
     order = {name: position for position, name in enumerate(plan.state_names())}
     declared = plan.transitions()
     extra = sorted(set(counts) - set(declared) | _extra_highlighted_edge(declared, highlight))
@@ -85,8 +95,35 @@ def plan_graph(
             style.update(_LOOP_EDGE_STYLE)
         if (source, destination) == (highlight.previous, highlight.state) and event == highlight.event:
             style.update(_LAST_EVENT_STYLE)
-        graph.edge(source, destination, **style)
+        graph.edge(source, destination, **_padded(style))
     return graph
+
+
+def row_length(states: int) -> int:
+    """States per row: as many rows as columns, which (states being wider than tall) fits a screen."""
+    return max(3, math.ceil(math.sqrt(states)))
+
+
+def _rows(graph: graphviz.Digraph, states: list[str]) -> None:
+    """Each row one rank, rows kept left-aligned by invisible heavy edges between their first states."""
+    per_row = row_length(len(states))
+    rows = [states[start : start + per_row] for start in range(0, len(states), per_row)]
+    graph.attr(newrank="true", nodesep="0.5", ranksep="0.7")
+    for row in rows:
+        with graph.subgraph() as rank:
+            rank.attr(rank="same")
+            for name in row:
+                rank.node(name)
+    for upper, lower in itertools.pairwise(rows):
+        graph.edge(upper[0], lower[0], style="invis", weight="100")
+
+
+def _padded(style: dict[str, str]) -> dict[str, str]:
+    """Labels stand off their edge by a space for every two points of its width, so neither a thick edge nor the
+    label of the edge coming back between the same two states runs into them."""
+    width = float(style.get("penwidth", "1"))
+    spaces = " " * (1 + math.ceil(width / 2))
+    return {**style, "label": f"{spaces}{style['label']}{spaces}"}
 
 
 def _state_label(spec: StateSpec) -> str:

@@ -1,19 +1,23 @@
 """Plans become `transitions` machines: one machine per task, states and events straight from the plan.
 
-The machine is the single authority on which event may move a task where. Persistence runs inside the
-transition (the machine's `before_state_change` callback), so a state change the store could not record
-never happens in memory either, and an event the plan does not allow raises `EventNotAllowed` instead of
-moving the task.
+The machine is the single authority on which event may move a task where. Persistence is part of applying an
+event: `apply` resolves the transition, awaits the persistence callback (the store's durable commit, which runs
+off the event loop), and only then moves the task, so a state change the store could not record never happens in
+memory either, and an event the plan does not allow raises `EventNotAllowed` instead of moving the task.
+
+(`transitions`' AsyncMachine was considered for this: it treats a cancelled callback as a refused transition and
+returns False, while the commit it was waiting for may still land; memory and disk could then disagree.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from transitions import EventData, Machine, MachineError
+from transitions import Machine
 
 from sealer_fsm.plans import ABORT_EVENT, ABORT_STATE, Plan
 
@@ -43,13 +47,49 @@ class StateChange:
     payload: dict[str, Any]
 
 
-PersistCallback = Callable[[StateChange], None]
+PersistCallback = Callable[[StateChange], Awaitable[None]]
 
 
 class _TaskModel:
     """The object `transitions` drives; it carries only the state so plan names cannot collide with ours."""
 
     state: str
+
+
+class _PlanMachine:
+    """One `transitions` machine per plan, shared by every task of that plan (each task is one of its models),
+    and the (state, event) -> destination table read back from it."""
+
+    def __init__(self, plan: Plan) -> None:
+        transitions: list[dict[str, str | list[str]]] = [
+            {"trigger": event, "source": source, "dest": destination}
+            for source, event, destination in plan.transitions()
+        ]
+        # Abort is reachable from every state but itself, without being declared by the plan.
+        transitions.append({"trigger": ABORT_EVENT, "source": list(plan.states), "dest": ABORT_STATE})
+        self.machine = Machine(
+            model=[], states=plan.state_names(), transitions=transitions, initial=plan.initial, auto_transitions=False
+        )
+        # Applying an event is then a lookup and a `set_state`, which is all `trigger` does for a machine without
+        # callbacks, at a fraction of its cost.
+        self.destinations = {
+            (source, name): str(moves[0].dest)
+            for name, event in self.machine.events.items()
+            for source, moves in event.transitions.items()
+            if moves
+        }
+
+
+# One shared machine per plan object in use, keyed by identity and dropped when the plan is.
+_PLAN_MACHINES: dict[int, _PlanMachine] = {}
+
+
+def _plan_machine(plan: Plan) -> _PlanMachine:
+    shared = _PLAN_MACHINES.get(id(plan))
+    if shared is None:
+        shared = _PLAN_MACHINES[id(plan)] = _PlanMachine(plan)
+        weakref.finalize(plan, _PLAN_MACHINES.pop, id(plan), None)
+    return shared
 
 
 class TaskMachine:
@@ -59,21 +99,14 @@ class TaskMachine:
         self.plan = plan
         self._persist = persist
         self._model = _TaskModel()
-        transitions = [
-            {"trigger": event, "source": source, "dest": destination}
-            for source, event, destination in plan.transitions()
-        ]
-        # Abort is reachable from every state but itself, without being declared by the plan.
-        transitions.append({"trigger": ABORT_EVENT, "source": list(plan.states), "dest": ABORT_STATE})
-        self._machine = Machine(
-            model=self._model,
-            states=plan.state_names(),
-            transitions=transitions,
-            initial=state,
-            auto_transitions=False,
-            send_event=True,
-            before_state_change=self._record,
-        )
+        shared = _plan_machine(plan)
+        self._machine = shared.machine
+        self._destinations = shared.destinations
+        self._machine.add_model(self._model, initial=state)
+
+    def release(self) -> None:
+        """Stop driving this task's model (its task closed, or its thread moved to another plan)."""
+        self._machine.remove_model(self._model)
 
     @property
     def state(self) -> str:
@@ -82,26 +115,20 @@ class TaskMachine:
     def allowed_events(self) -> list[str]:
         return self._machine.get_triggers(self.state)
 
-    def apply(self, event: str, payload: dict[str, Any] | None = None) -> str:
-        """Fire `event`; the persistence callback records it before the state moves. Returns the new state."""
-        if event not in self.allowed_events():
+    def destination(self, event: str) -> str:
+        """Where `event` takes the task from its current state; EventNotAllowed when the plan does not allow it."""
+        destination = self._destinations.get((self.state, event))
+        if destination is None:
             raise EventNotAllowed(self.plan, self.state, event)
-        try:
-            self._model.trigger(event, payload=payload or {})
-        except MachineError as error:  # defensive: allowed_events and the machine disagree
-            raise EventNotAllowed(self.plan, self.state, event) from error
+        return destination
+
+    async def apply(self, event: str, payload: dict[str, Any] | None = None) -> str:
+        """Fire `event`: the persistence callback records it, then the state moves. Returns the new state."""
+        change = StateChange(self.state, event, self.destination(event), payload or {})
+        await self._persist(change)
+        self._machine.set_state(change.destination, model=self._model)
         return self.state
 
     def force(self, state: str) -> None:
         """Move to `state` outside the plan's transitions (operator resume); the caller records it."""
         self._machine.set_state(state, model=self._model)
-
-    def _record(self, event_data: EventData) -> None:
-        self._persist(
-            StateChange(
-                source=event_data.transition.source,
-                event=event_data.event.name,
-                destination=event_data.transition.dest,
-                payload=event_data.kwargs.get("payload", {}),
-            )
-        )

@@ -70,8 +70,8 @@ class _ThreadGauges(Collector):
         thread_states = GaugeMetricFamily(
             "sealer_fsm_threads", "Sealing threads by thread state.", labels=["thread_state"]
         )
-        for state in ThreadState:
-            thread_states.add_metric([state.value], by_thread_state[state.value])
+        for thread_state in ThreadState:
+            thread_states.add_metric([thread_state.value], by_thread_state[thread_state.value])
         yield thread_states
         by_task_state = Tally((info.plan, info.state) for info in threads if info.state is not None)
         task_states = GaugeMetricFamily(
@@ -85,12 +85,53 @@ class _ThreadGauges(Collector):
         yield info
 
 
+class _ProcessorGauges(Collector):
+    """The processors layer at scrape time: each stage's busy slots and queue, its children, the named locks, and
+    what each waiting thread waits for."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stages = self._worker.processors.status()
+        busy = GaugeMetricFamily("sealer_fsm_processor_busy", "Calls holding a stage's slot.", labels=["stage"])
+        queued = GaugeMetricFamily("sealer_fsm_processor_queued", "Calls waiting for a stage's slot.", labels=["stage"])
+        limit = GaugeMetricFamily(
+            "sealer_fsm_processor_limit", "A stage's limitation.concurrent (stages with one).", labels=["stage"]
+        )
+        children = GaugeMetricFamily(
+            "sealer_fsm_processor_children", "External processors by stage and state.", labels=["stage", "state"]
+        )
+        for stage in stages:
+            busy.add_metric([stage.stage], stage.limit.busy)
+            queued.add_metric([stage.stage], stage.limit.queued)
+            if stage.limit.concurrent is not None:
+                limit.add_metric([stage.stage], stage.limit.concurrent)
+            for state, count in sorted(Tally(child.state for child in stage.children).items()):
+                children.add_metric([stage.stage, state], count)
+        yield from (busy, queued, limit, children)
+        held = GaugeMetricFamily("sealer_fsm_processor_lock_held", "Holders of an ext lock.", labels=["lock"])
+        size = GaugeMetricFamily("sealer_fsm_processor_lock_size", "Holders an ext lock allows.", labels=["lock"])
+        for lock in self._worker.processors.locks():
+            held.add_metric([lock.name], lock.held)
+            size.add_metric([lock.name], lock.size)
+        yield from (held, size)
+        waiting = GaugeMetricFamily(
+            "sealer_fsm_thread_waiting_for", "Waiting threads and what they wait for.", labels=["thread", "waiting_for"]
+        )
+        for info in self._worker.threads():
+            if info.thread_state is ThreadState.WAITING:
+                waiting.add_metric([str(info.index), info.waiting_for or ""], 1)
+        yield waiting
+
+
 class WorkerMetrics(WorkerListener):
     """All of a worker's metrics; registers itself as the worker's listener."""
 
     def __init__(self, worker: Worker, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.registry.register(_ThreadGauges(worker))
+        self.registry.register(_ProcessorGauges(worker))
         self._step_seconds = Histogram(
             "sealer_fsm_step_duration_seconds",
             "Duration of plan steps, by plan and state.",

@@ -43,6 +43,10 @@ class StepRegistry:
             raise ValueError(f"step {name!r} is already registered")
         self._steps[name] = function
 
+    def names(self) -> list[str]:
+        """The registered step names, in registration order (`module:function` steps are not listed)."""
+        return list(self._steps)
+
     def is_simulated(self, name: str) -> bool:
         """Whether the step behind `name` is marked `simulated` (False for a name that does not resolve)."""
         try:
@@ -63,7 +67,7 @@ class StepRegistry:
             module = importlib.import_module(module_name)
         except Exception as error:  # any import-time failure of operator code is a plan fault, not a crash
             raise UnknownStep(f"step {name!r}: cannot import module {module_name!r} ({error})") from error
-        function = getattr(module, function_name, None)
+        function: StepFunction | None = getattr(module, function_name, None)
         if not callable(function):
             raise UnknownStep(f"step {name!r}: module {module_name!r} has no function {function_name!r}")
         return function

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm.config import DevnetConfig, SealingConfig
+from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import CancelToken
+from sealer_fsm.runtime import StageRunner
+from sealer_fsm.steps.stages import builtin_stage
 
 
 class ManualClock:
@@ -93,6 +96,12 @@ class FakeContext:
 
     async def run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
+
+    @property
+    def processors(self) -> StageRunner:
+        """The stages in-process (or the services' `processors`), as a worker without [processors] runs them."""
+        processors = self.services.get("processors") or Processors(builtin=builtin_stage)
+        return StageRunner(processors, lambda *report: None, self.cancel_token)
 
 
 def devnet_machine(

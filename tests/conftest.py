@@ -17,16 +17,12 @@ def machine_file(tmp_path: Path):
     """Write a machine file with the given thread plans and sealing overrides; returns its path."""
 
     def write(plans: list[str], sealing: str = "", extra: str = "") -> Path:
-        lines = [
-            "[worker]",
-            'name = "test"',
-            'drain_timeout = "2s"',
-            "[sealing]",
-            'seal_interval = "0s"',
-            'recover_interval = "0s"',
-            'rpc_polling_interval = "0s"',
-            sealing,
+        defaults = [
+            line
+            for line in ('seal_interval = "0s"', 'recover_interval = "0s"', 'rpc_polling_interval = "0s"')
+            if line.split(" =")[0] not in sealing  # `sealing` may override a default
         ]
+        lines = ["[worker]", 'name = "test"', 'drain_timeout = "2s"', "[sealing]", *defaults, sealing]
         for index, plan in enumerate(plans):
             lines += ["[[sealing_thread]]", f'location = "t{index}"', f'plan = "{plan}"']
         lines += ["[[attached]]", 'name = "store"', 'location = "store"']  # a worker needs one persist store

@@ -10,7 +10,7 @@ from typing import Any
 from sealer_fsm.config import load_machine_file
 from sealer_fsm.plans import load_plan
 from sealer_fsm.registry import StepRegistry
-from sealer_fsm.runtime import Permanent, Worker
+from sealer_fsm.runtime import Outcome, Permanent, Worker
 from tests.conftest import PLANS
 
 
@@ -25,6 +25,25 @@ def registry_for(default: Callable[..., Any], **overrides: Callable[..., Any]) -
 
 async def stop_here(ctx) -> None:
     raise Permanent(f"test stops in {ctx.state}")
+
+
+def producing(**stops: bool) -> Callable[..., Any]:
+    """A step that takes the state's forward event and produces what the next state requires (as real steps do);
+    it stops (Permanent) in the states named in `stops`."""
+
+    async def step(ctx: Any) -> Any:
+        if ctx.state in stops:
+            return await stop_here(ctx)
+        spec = ctx.plan.state(ctx.state)
+        if not spec.on:
+            return None
+        event = list(spec.on)[-1]
+        produced = {key: f"{key}-value" for key in ctx.plan.state(spec.on[event]).requires if key not in ctx.data}
+        if "sector_id" in produced:
+            produced["sector_id"] = f"s-t01000-{ctx.thread_index + 1}"
+        return Outcome(event, produced)
+
+    return step
 
 
 async def run_until(worker: Worker, condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -42,6 +61,14 @@ async def run_until(worker: Worker, condition: Callable[[], bool], timeout: floa
     finally:
         worker.drain()
         await asyncio.wait_for(runner, timeout=10)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the event loop run until `condition()` holds; a hang guard, not a timing assertion."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.002)
 
 
 def build_worker(machine_path: Path, home: Path, registry: StepRegistry, **options: Any) -> Worker:

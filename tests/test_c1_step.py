@@ -29,9 +29,11 @@ from sealer_fsm.manager import PreCommitInfo, SectorId, SubmitResult
 from sealer_fsm.manager.devnet import DevnetManager
 from sealer_fsm.plans import ABORT_STATE
 from sealer_fsm.proofs import (
+    CancelToken,
     PorepVerdict,
     c1_output_json,
     load_c1_output,
+    piece_cid_v1,
     porep_challenges,
     seal_commit_phase1,
     seal_proof,
@@ -42,6 +44,7 @@ from sealer_fsm.proofs import (
 from sealer_fsm.proofs import _c1 as c1_module
 from sealer_fsm.runtime import Outcome, Permanent, Temporary, Worker, WorkerListener
 from sealer_fsm.steps import sealing
+from sealer_fsm.steps.stages import builtin_stage
 from tests.support.sealed_sector import SealedSector, seal_sector
 
 
@@ -215,7 +218,6 @@ def claim_another_seed(proof: Any, document: Any) -> None:
             lambda s: simulated.porep_proof(bytes(32)),
             "a simulated C1 proves nothing about a replica sealed for real; run C1 for real",
         ),
-        (lambda s: bytes(192), "the devnet has no Groth16 verifying keys"),
     ],
 )
 def test_a_proof_that_does_not_verify_is_rejected_with_the_reason_and_never_lands(
@@ -282,6 +284,7 @@ def commit_context(tmp_path: Path) -> FakeContext:
         "comm_d": i.comm_d.hex(),
         "comm_r": i.comm_r.hex(),
         "pc1_out": {"replica_id": sealed.replica_id.hex()},
+        "pieces": [{"cid": piece_cid_v1(i.comm_d), "size": 2048, "deal_id": None}],  # one piece: the whole sector
     }
     return FakeContext(data, {}, tmp_path / "thread")
 
@@ -337,3 +340,9 @@ def test_c2_of_a_c1_output_changed_or_gone_is_permanent(commit_context: FakeCont
     path.unlink()
     with pytest.raises(Permanent, match=r"C2: read the C1 output .*c1-output.json: .*c1-output.json is missing"):
         asyncio.run(sealing.c2(commit_context))
+
+
+def test_the_builtin_c2_of_a_c1out_that_is_not_a_c1_output_is_permanent() -> None:
+    task = {"c1out": {"registered_proof": "StackedDrg2KiBV1_1"}, "prover_id": [0] * 32, "sector_id": 5, "miner_id": 1}
+    with pytest.raises(Permanent, match=r"^permanent: C2: the c1out of the task is not a C1 output: "):
+        builtin_stage("c2")(task, CancelToken())

@@ -57,7 +57,10 @@ def test_run_seals_n_sectors_and_sectors_shows_them(tmp_path: Path, capsys) -> N
     listed = json.loads(capsys.readouterr().out)
     finished = [row for row in listed if row["state"] == "Finished"]
     assert len(finished) >= 3
-    assert set(listed[0]) == {"sector", "plan", "state", "thread", "paused", "last_error", "retry", "comm_d", "comm_r"}
+    assert set(listed[0]) == {
+        *("task", "sector", "plan", "state", "thread", "paused", "last_error", "retry", "comm_d", "comm_r"),
+        *("simulated", "closed"),
+    }
     assert finished[0]["comm_d"].startswith("baga6ea4seaq") and finished[0]["comm_r"].startswith("bagboea4b5abc")
 
     sector = finished[0]["sector"]
@@ -151,3 +154,24 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     assert "draining" in worker.stderr.read()
+
+
+def test_a_relative_plan_path_is_relative_to_the_machine_file(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`plan = "../plans/custom.yaml"` in machines/m.toml means <project>/plans/custom.yaml, wherever the command
+    runs; a missing one is named by the absolute path that was tried."""
+    project = tmp_path / "project"
+    (project / "machines").mkdir(parents=True)
+    (project / "plans").mkdir()
+    (project / "plans" / "custom.yaml").write_text((REPO / "plans" / "sealer.yaml").read_text())
+    machine = devnet_machine(project / "machines", ["sealer"])
+    machine.write_text(machine.read_text().replace('plan = "sealer"', 'plan = "../plans/custom.yaml"'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["sectors", "list", "-c", str(machine)]) == 1
+    assert "no sealer-fsm database" in capsys.readouterr().err  # the machine file, plan included, was read
+
+    machine.write_text(machine.read_text().replace("custom.yaml", "missing.yaml"))
+    assert main(["sectors", "list", "-c", str(machine)]) == 1
+    expected = f"[[sealing_thread]] #0 plan: plan file not found ({project / 'plans' / 'missing.yaml'})"
+    assert expected in capsys.readouterr().err

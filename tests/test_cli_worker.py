@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from sealer_fsm.cli import main
 from tests.support.running_worker import RunningWorker, worker_process
 from tests.test_control_rpc import SETTLED_OPTIONS, settled
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +76,7 @@ def test_pause_resume_and_history_of_a_thread(worker: RunningWorker, capsys) -> 
     worker.wait_for(lambda threads: threads[0]["thread_state"]["state"] == "Paused")
     status, out, _ = run_cli(capsys, "worker", "history", "-i", "0", *host)
     assert status == 0 and "SetState" in out and "operator: ticket expired" in out
+    assert re.fullmatch(r"thread 0: task \d+ \(s-t01000-\d+, plan sealer\)", out.splitlines()[0])  # one line
     history = json.loads(run_cli(capsys, "worker", "history", "-i", "0", "--json", *host)[1])
     assert [entry["event"] for entry in history["entries"]].count("AssignTicket") == 2
 
@@ -124,3 +129,23 @@ def test_the_installed_command_lists_threads(worker: RunningWorker) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 4
+
+
+def test_a_refused_plan_edit_shows_in_worker_list(tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "my-sealer.yaml"
+    plan.write_text((REPO / "plans" / "sealer.yaml").read_text())
+    with worker_process(tmp_path / "worker", "--threads", "1", "--plan", str(plan)) as worker:
+        worker.wait_for(lambda threads: threads[0]["job_id"] is not None)
+        plan.write_text(plan.read_text().replace("on: {Allocate: Allocated}", "on: {Allocate: Alocated}"))
+        os.utime(plan, (1, 1))  # a different modification time, however quick the edit
+        with worker.client() as client:
+            deadline = time.monotonic() + 20
+            while not client.call("SealerFsm.Info")["plan_warnings"]:
+                assert time.monotonic() < deadline, "the worker never re-read the plan"
+                time.sleep(0.02)
+        status, out, _ = run_cli(capsys, "worker", "list", "--host", worker.address)
+        refused = f"plan edit refused: {plan} does not load; its threads keep the previous version: {plan}:12: event"
+        assert status == 0 and refused in out
+        assert "(and 1 more: `sealer-fsm plan check" in out
+        status, out, err = run_cli(capsys, "worker", "list", "--host", worker.address, "--json")
+        assert status == 0 and json.loads(out)[0]["index"] == 0 and refused in err

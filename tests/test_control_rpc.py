@@ -291,7 +291,7 @@ def test_resume_into_tree_d_built_walks_again_to_the_failing_pc1(fresh_worker: R
 
 def test_resume_into_a_state_without_its_data_needs_force(fresh_worker: RunningWorker) -> None:
     client = fresh_worker.client()
-    with pytest.raises(ControlClientError, match=r"needs task data .*\(comm_r\); resume with force"):
+    with pytest.raises(ControlClientError, match=r"needs task data .*\(pc1_out, comm_r\); resume with force"):
         client.call("SealerFsm.Resume", 0, "PC2Done")
     assert client.call("SealerFsm.PlanOf", 0)["state"] == "TicketAssigned"
     assert client.call("SealerFsm.Resume", 0, "PC2Done", True, "operator knows best") is True

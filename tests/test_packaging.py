@@ -64,3 +64,6 @@ def test_the_wheel_ships_the_plans_and_an_installed_worker_checks_them(tmp_path:
     assert sorted(path.name for path in (site_packages / "sealer_fsm" / "plans" / "shipped").iterdir()) == sorted(
         path.name for path in (REPO / "plans").glob("*.yaml")
     )
+    # Typed (PEP 561), with the stubs of the C extensions.
+    assert (site_packages / "sealer_fsm" / "py.typed").is_file()
+    assert (site_packages / "sealer_fsm" / "proofs" / "_native.pyi").is_file()

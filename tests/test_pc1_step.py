@@ -137,6 +137,7 @@ def pc1_context(tmp_path: Path, **changes: Any) -> FakeContext:
         "proof_type": 5,
         "ticket": TICKET.to_json(),
         "comm_d": proofs.zero_commitment(2048).hex(),
+        "pieces": [{"cid": proofs.piece_cid_v1(proofs.zero_commitment(2048)), "size": 2048, "deal_id": None}],
         **changes,
     }
     return FakeContext(data, {}, tmp_path / "thread")
@@ -156,8 +157,11 @@ def test_the_step_alone_writes_the_layers_and_removes_a_stale_replica(tmp_path: 
     assert not sealed.exists()
     replica = proofs.replica_id(1000, 7, TICKET.value, proofs.zero_commitment(2048), 5)
     assert outcome.data["pc1_out"] == {
+        "registered_proof": "StackedDrg2KiBV1_1",
         "replica_id": replica.hex(),
         "proof_type": 5,
+        "comm_d": list(proofs.zero_commitment(2048)),
+        "in_path": str(tmp_path / "thread" / "data" / "unsealed" / "s-t01000-7"),
         "layers": [str(path) for path in proofs.layer_paths(tmp_path / "thread/data/cache/s-t01000-7", 2)],
     }
 

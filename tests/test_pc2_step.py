@@ -32,7 +32,7 @@ from sealer_fsm.proofs import (
     zero_commitment,
 )
 from sealer_fsm.runtime import Permanent, Temporary, Worker, WorkerListener
-from sealer_fsm.steps import sealing
+from sealer_fsm.steps import sealing, stages
 
 PERSISTED_CACHE = ["p_aux", "sc-02-data-tree-r-last.dat", "t_aux"]
 
@@ -160,7 +160,7 @@ def test_a_full_disk_is_temporary_and_names_free_space(tmp_path: Path, monkeypat
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device (the tree being written, node 64)")
 
-    monkeypatch.setattr(sealing, "precommit_phase2", full)
+    monkeypatch.setattr(stages._sealing, "precommit_phase2", full)  # the pc2 processor's computation
     with pytest.raises(Temporary, match=r"^temporary: PC2: No space left on device .*; .* free in "):
         asyncio.run(sealing.pc2(pc2_context(tmp_path)))
 

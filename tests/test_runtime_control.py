@@ -12,7 +12,7 @@ from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import IDLE, AbortTask, NotPaused, Outcome, StateRefused, Temporary, ThreadState
 from sealer_fsm.steps import builtin_registry
 from tests.conftest import PLANS
-from tests.harness import build_worker, registry_for, run_until, stop_here
+from tests.harness import build_worker, registry_for, run_until, stop_here, until
 
 
 def walker(**per_state):
@@ -224,23 +224,33 @@ def test_resume_into_aborted_drops_the_sector_through_the_abort_step(tmp_path, m
 
 def test_paused_flag_and_last_error_survive_a_restart(tmp_path, machine_file):
     path = machine_file(["sealer", "snapup"])
-    registry = registry_for(walker(PC1Done=stop_here, SnapProved=stop_here))
-    worker = build_worker(path, tmp_path / "h", registry)
+    worker = build_worker(path, tmp_path / "h", registry_for(walker(PC1Done=stop_here, SnapProved=stop_here)))
     asyncio.run(run_until(worker, lambda: worker.thread(0).paused and worker.thread(1).paused))
     before = [(info.state, info.last_error, info.paused) for info in worker.threads()]
+    history_before = [worker.history(index) for index in (0, 1)]
     worker.close()
 
-    restarted = build_worker(path, tmp_path / "h", registry)
+    runs_after_restart = []
+
+    async def counted(ctx):
+        runs_after_restart.append(ctx.state)
+        return await stop_here(ctx)
+
+    restarted = build_worker(path, tmp_path / "h", registry_for(counted))
 
     async def scenario():
         runner = asyncio.create_task(restarted.run())
-        await asyncio.sleep(0.05)
+        # A thread that lost its paused flag would run its step (and pause again) before it reads Paused.
+        await until(lambda: all(info.thread_state is ThreadState.PAUSED for info in restarted.threads()))
+        for _ in range(20):
+            await asyncio.sleep(0)
         assert [(info.state, info.last_error, info.paused) for info in restarted.threads()] == before
-        assert all(info.thread_state is ThreadState.PAUSED for info in restarted.threads())
         restarted.drain()
         await runner
 
     asyncio.run(scenario())
+    assert runs_after_restart == []
+    assert [restarted.history(index) for index in (0, 1)] == history_before
     assert before[0] == ("PC1Done", "permanent: test stops in PC1Done", True)
 
 

@@ -26,7 +26,7 @@ def test_step_event_moves_the_task_as_the_plan_says(tmp_path, machine_file, plan
 
     worker = build_worker(machine_file([plan_name]), tmp_path / "home", registry_for(step))
     plan = load_plan(PLANS / f"{plan_name}.yaml", None)
-    task = worker.store.create_task(0, plan_name, str(plan.source), source, 0.0)
+    task = worker.store.create_task(0, plan_name, str(plan.source), source, 0.0).wait()
 
     asyncio.run(run_until(worker, lambda: worker.thread(0).paused))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import graphviz
 
-from sealer_fsm.cli._common import CliError
+from sealer_fsm.cli._common import CliError, Subparsers
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.config import ConfigError, load_machine_file
 from sealer_fsm.diagrams import (
@@ -31,7 +31,7 @@ from sealer_fsm.plans import Plan, PlanError, load_plan, resolve_plan_path, ship
 from sealer_fsm.store import StoreError, TaskStore
 
 
-def register(plan_commands: argparse._SubParsersAction) -> None:
+def register(plan_commands: Subparsers) -> None:
     diagram = plan_commands.add_parser(
         "diagram",
         help="draw a plan with graphviz",
@@ -41,6 +41,11 @@ def register(plan_commands: argparse._SubParsersAction) -> None:
     diagram.add_argument("-o", "--output", help="output file (with --all: a directory); DOT goes to stdout without it")
     diagram.add_argument("--format", choices=FORMATS, help="output format (default: the output's suffix, or svg)")
     diagram.add_argument("--all", action="store_true", help="draw every shipped plan into the -o directory")
+    diagram.add_argument(
+        "--rankdir",
+        choices=("TB", "LR"),
+        help="one chain of states, top to bottom or left to right (default: rows of states, read like text)",
+    )
     diagram.add_argument("--highlight", metavar="STATE", help="mark a state (Aborted is accepted for Abort)")
     diagram.add_argument("--thread", type=int, metavar="N", help="mark where thread N's task is, asking the worker")
     add_host_argument(diagram)
@@ -55,15 +60,15 @@ def _diagram(args: argparse.Namespace) -> int:
         return _draw_all(args)
     if args.plan is None and args.thread is None:
         raise CliError("name a plan (e.g. sealer), or use --thread N or --all")
-    highlight = None
+    highlight = title = None
     if args.thread is not None:
-        plan, highlight = _thread_position(args)
+        plan, highlight, title = _thread_position(args)
     else:
         plan = _load(args.plan)
     if args.highlight is not None:
         highlight = Highlight(state=_known_state(plan, args.highlight))
     counts = _history_counts(args, plan) if args.history else None
-    graph = plan_graph(plan, highlight=highlight, edge_counts=counts)
+    graph = plan_graph(plan, highlight=highlight, edge_counts=counts, rankdir=args.rankdir, title=title)
     output_format = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "dot")
     if output_format not in FORMATS:
         raise CliError(f"unknown format {output_format!r} (use one of {', '.join(FORMATS)})")
@@ -81,7 +86,8 @@ def _draw_all(args: argparse.Namespace) -> int:
         raise CliError("--all draws every shipped plan into a directory: give -o DIR and no plan name")
     output_format = args.format or "svg"
     for name in shipped_plan_names():
-        _write(plan_graph(_load(name)), Path(args.output) / f"{name}.{output_format}", output_format)
+        graph = plan_graph(_load(name), rankdir=args.rankdir)
+        _write(graph, Path(args.output) / f"{name}.{output_format}", output_format)
     return 0
 
 
@@ -109,14 +115,22 @@ def _known_state(plan: Plan, typed: str) -> str:
     return state
 
 
-def _thread_position(args: argparse.Namespace) -> tuple[Plan, Highlight]:
-    """The plan of the thread's task, from the running worker, and where the task is in it."""
+def _thread_position(args: argparse.Namespace) -> tuple[Plan, Highlight, str]:
+    """The plan of the thread's task, from the running worker, where the task is in it, and a title saying so."""
     with connect(args) as client:
         position = remote_call(client, "SealerFsm.PlanOf", args.thread)
     plan = plan_from_json(position["plan"])
     if args.plan is not None and args.plan != plan.name:
         raise CliError(f"thread {args.thread} runs plan {plan.name!r}, not {args.plan!r}")
-    return plan, Highlight(position["state"], position["prev_state"], position["last_event"])
+    title = thread_title(plan.name, args.thread, position["sector"], position["state"])
+    return plan, Highlight(position["state"], position["prev_state"], position["last_event"]), title
+
+
+def thread_title(plan: str, thread: int, sector: str | None, state: str | None) -> str:
+    """`plan sealer: thread 3, sector s-t01000-7, in PC1Done` (or that the thread has no task)."""
+    if state is None:
+        return f"plan {plan}: thread {thread}, no task"
+    return f"plan {plan}: thread {thread}, sector {sector or '(not allocated yet)'}, in {state}"
 
 
 def _history_counts(args: argparse.Namespace, plan: Plan) -> Counter[Edge]:

@@ -11,14 +11,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderResult
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from sealer_fsm.plans import ABORT_STATE
-from sealer_fsm.runtime import Worker, WorkerListener
+from sealer_fsm.runtime import ThreadInfo, Worker, WorkerListener
 from sealer_fsm.store import TaskRecord
+from sealer_fsm.thread_columns import BY_KEY, Cells, content_widths, plan_layout
 from sealer_fsm.units import format_duration
 
 # The proof stages (config.PROOF_STAGES) as the plans' stage column names them.
@@ -55,6 +56,7 @@ class RunProgress(WorkerListener):
         self.finished: dict[str, int] = {}
         self.aborted = 0
         self.started = time.monotonic()
+        self.widths: dict[str, int] = {}  # the live view's column widths, which only grow
 
     @property
     def finished_total(self) -> int:
@@ -63,7 +65,10 @@ class RunProgress(WorkerListener):
     def task_closed(self, thread: Any, task: TaskRecord) -> None:
         if task.state == ABORT_STATE:
             self.aborted += 1
-            log.warning("sector %s aborted (thread %d)", task.sector or "-", thread.index)
+            if task.sector is None:
+                log.warning("thread %d: task %d aborted before it had a sector", thread.index, task.id)
+            else:
+                log.warning("sector %s aborted (thread %d)", task.sector, thread.index)
         else:
             self.finished[task.plan] = self.finished.get(task.plan, 0) + 1
             goal = f"/{self.target}" if self.target else ""
@@ -79,38 +84,63 @@ class RunProgress(WorkerListener):
             f" simulated: {'/'.join(simulated_stages(self.worker)) or 'none'}"
         )
 
-    def render(self) -> Group:
-        caption = f"* simulated stage. {simulation_note(self.worker)}"
-        table = Table(title=f"worker {self.worker.name}", caption=caption, title_justify="left")
-        for column in ("#", "plan", "sector", "state", "stage", "thread", "elapsed", "retry"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("last error", overflow="fold", min_width=12)
-        for info in self.worker.threads():
-            stage = info.stage + ("*" if info.simulated else "")
-            table.add_row(
-                str(info.index),
-                info.plan,
-                info.sector or "-",
-                info.state or "-",
-                stage,
-                info.thread_state.value,
-                format_duration(info.elapsed),
-                str(info.retry),
-                Text(info.last_error or "", style="red"),
-            )
-        goal = f" of {self.target}" if self.target else ""
-        counts = Text(f"finished {self.finished_total}{goal}, aborted {self.aborted}")
-        return Group(table, counts)
+    def render(self) -> ConsoleRenderable:
+        return _LiveTable(self)
 
     @contextlib.asynccontextmanager
-    async def shown(self, live: bool) -> AsyncIterator[None]:
-        """Show progress while the worker runs: a live view when `live`, else INFO log lines on stderr."""
+    async def shown(self, live_console: Console | None) -> AsyncIterator[None]:
+        """Show progress while the worker runs: a live view on `live_console` (log lines then go through that
+        console, above the view: see cli/_logging.py), else log lines only."""
         self.worker.add_listener(self)
-        if not live:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if live_console is None:
             log.info("%s", simulation_note(self.worker))
             yield
             return
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        with Live(get_renderable=self.render, console=Console(), refresh_per_second=4, transient=False):
+        # Every frame has the same height for a given terminal (fixed widths, one line per thread), and nothing
+        # else writes to the terminal: so each redraw covers the last one exactly and leaves nothing behind.
+        with Live(get_renderable=self.render, console=live_console, refresh_per_second=4, transient=False):
             yield
+
+
+class _LiveTable:
+    """The live view at the console's current width: columns by priority (sealer_fsm.thread_columns), fixed
+    widths, one line per thread; long values end in "…"."""
+
+    def __init__(self, progress: RunProgress) -> None:
+        self.progress = progress
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        progress = self.progress
+        rows = [_cells(info) for info in progress.worker.threads()]
+        progress.widths = content_widths(rows, progress.widths)
+        layout = plan_layout(options.max_width, progress.widths)
+        table = Table(
+            title=f"worker {progress.worker.name}",
+            caption=f"* simulated stage. {simulation_note(progress.worker)}",
+            title_justify="left",
+            caption_justify="left",
+            box=None,
+            header_style="bold underline",
+            padding=(0, 1),
+        )
+        for key, width in layout:
+            table.add_column(BY_KEY[key].header, width=width, no_wrap=True, overflow="ellipsis")
+        for cells in rows:
+            table.add_row(*(Text(cells[key][0], style=cells[key][1]) for key, _ in layout))
+        goal = f" of {progress.target}" if progress.target else ""
+        yield table
+        yield Text(f"finished {progress.finished_total}{goal}, aborted {progress.aborted}")
+
+
+def _cells(info: ThreadInfo) -> Cells:
+    return {
+        "index": (str(info.index), ""),
+        "plan": (info.plan, ""),
+        "sector": (info.sector or "-", ""),
+        "state": (info.state or "-", ""),
+        "stage": (info.stage + ("*" if info.simulated else ""), ""),
+        "thread": (info.thread_state.value, ""),
+        "elapsed": (format_duration(info.elapsed) if info.state else "-", ""),
+        "retry": (str(info.retry), ""),
+        "error": (info.last_error or "", "red"),
+    }

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from sealer_fsm.cli._common import CliError
+from sealer_fsm.cli._common import CliError, Subparsers
 from sealer_fsm.control import DEFAULT_ADDRESS, TOKEN_ENV, ControlClientError
 
 HOST_ENV = "SEALER_FSM_HOST"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "tui",
         help="watch a running worker's threads live; pause, resume into a chosen state, abort",

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from sealer_fsm.cli._common import print_json
+from sealer_fsm.cli._common import Subparsers, print_json, table_console
 from sealer_fsm.cli._remote import add_host_argument, connect, remote_call
 from sealer_fsm.units import format_duration
+from sealer_fsm.wording import refused_plan_edit
 
 LIST_COLUMNS = ("#", "location", "Plan", "JobID", "JobState", "JobStage", "ThreadState", "LastErr", "Elapsed", "Retry")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("worker", help="list, pause and resume the threads of a running worker")
     commands = parser.add_subparsers(dest="worker_command", required=True, metavar="SUBCOMMAND")
 
@@ -44,19 +45,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def thread_state_text(thread_state: dict[str, Any]) -> str:
-    """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`."""
-    state = thread_state.get("state", "?")
-    if "elapsed" not in thread_state:
-        return state
-    return f"{state}({format_duration(thread_state['elapsed'])})"
+def thread_state_text(thread_state: dict[str, Any], waiting_for: str | None = None) -> str:
+    """The reference's display form: `Idle`, `Paused(17s)`, `Running(1h 2m 0s)`; a waiting thread says what
+    for: `Waiting(5s) for pc1 slot (2/2 busy)`."""
+    state = str(thread_state.get("state", "?"))
+    if "elapsed" in thread_state:
+        state = f"{state}({format_duration(thread_state['elapsed'])})"
+    return f"{state} for {waiting_for}" if waiting_for else state
 
 
 def _list(args: argparse.Namespace) -> int:
     with connect(args) as client:
         threads = remote_call(client, "VenusWorker.WorkerList")
+        info = remote_call(client, "SealerFsm.Info")
+    warnings = [refused_plan_edit(path, faults) for path, faults in sorted(info.get("plan_warnings", {}).items())]
     if args.json:
         print_json(threads)
+        for warning in warnings:  # on stderr, so that the JSON stays the reference's WorkerInfo list
+            print(warning, file=sys.stderr)
         return 0
     table = Table(*LIST_COLUMNS, box=None, pad_edge=False)
     for info in threads:
@@ -67,12 +73,14 @@ def _list(args: argparse.Namespace) -> int:
             info["job_id"] or "-",
             info["job_state"] or "-",
             info["job_stage"] + (" (simulated)" if info.get("simulated") else ""),
-            thread_state_text(info["thread_state"]),
+            thread_state_text(info["thread_state"], info.get("waiting_for")),
             info["last_error"] or "-",
             format_duration(info["elapsed"]) if info["job_id"] else "-",
             str(info["retry"]),
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
+    for warning in warnings:
+        print(warning)
     return 0
 
 
@@ -108,8 +116,9 @@ def _history(args: argparse.Namespace) -> int:
         print(f"thread {args.index} has no task")
         return 0
     sector = history["sector"] or "no sector yet"
-    title = f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})"
-    table = Table("time", "from", "event", "to", "failure", "by", title=title, title_justify="left", box=None)
+    # The title on its own line: as the table's title it would wrap at the width of the table's columns.
+    print(f"thread {args.index}: task {history['task_id']} ({sector}, plan {history['plan']})")
+    table = Table("time", "from", "event", "to", "failure", "by", box=None)
     for entry in history["entries"]:
         actor = entry.get("actor", "")
         if entry.get("reason"):
@@ -122,5 +131,5 @@ def _history(args: argparse.Namespace) -> int:
             entry["failure"] or "",
             actor,
         )
-    Console(width=200).print(table)
+    table_console(width=200).print(table)
     return 0

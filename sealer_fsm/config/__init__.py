@@ -15,15 +15,26 @@ from sealer_fsm.config._machine import (
     default_home,
     load_machine_file,
 )
+from sealer_fsm.config._processors import (
+    STAGES,
+    CgroupConfig,
+    ExternalProcessor,
+    ProcessorsConfig,
+    parse_cpuset,
+)
 from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
     "PROOF_STAGES",
+    "STAGES",
     "AttachedStore",
+    "CgroupConfig",
     "ConfigError",
     "DevnetConfig",
+    "ExternalProcessor",
     "MachineConfig",
     "MetricsConfig",
+    "ProcessorsConfig",
     "ProofsConfig",
     "RpcServerConfig",
     "SealingConfig",
@@ -32,4 +43,5 @@ __all__ = [
     "WorkerSection",
     "default_home",
     "load_machine_file",
+    "parse_cpuset",
 ]

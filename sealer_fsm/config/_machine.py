@@ -1,7 +1,8 @@
 """The machine file: one TOML file per sealing host, with the reference worker's sections and defaults.
 
 Sections: `[worker]`, `[sealing]` (defaults for every thread), `[[sealing_thread]]` (one per thread, with its
-own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]`, `[metrics]` and `[proofs]`.
+own `sealing` overrides), `[[attached]]` (persist stores), `[sector_manager]`, `[metrics]`, `[proofs]` and
+`[processors]` (stage limits and external processors, read by `_processors.py`).
 Every relative path in the file is relative to the worker's home directory.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sealer_fsm.config._processors import ProcessorsConfig, read_processors
 from sealer_fsm.config._schema import (
     TOP_LEVEL,
     ConfigError,
@@ -153,6 +155,7 @@ class _MachineFile:
     sector_manager: SectorManagerConfig = field(default_factory=SectorManagerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     proofs: ProofsConfig = field(default_factory=ProofsConfig)
+    processors: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class MachineConfig:
     sector_manager: SectorManagerConfig
     metrics: MetricsConfig
     proofs: ProofsConfig
+    processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the machine file, relative to the worker's home."""
@@ -215,9 +219,13 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         location = _under(home_path, section.location)
         locations.append((where, section.location, location))
         try:
-            plan_path = resolve_plan_path(section.plan, base_dir=home_path)
+            # A plan path in a machine file is relative to the file's own folder, like an include.
+            plan_path = resolve_plan_path(section.plan, base_dir=path.absolute().parent)
         except PlanError as error:
-            raise ConfigError(f"{where} plan: {error.faults[0].message} ({shown(section.plan)})") from error
+            fault = error.faults[0]
+            # A shipped plan's name shows as written; a path, as the absolute path that was tried.
+            tried = shown(section.plan) if fault.source == section.plan else fault.source
+            raise ConfigError(f"{where} plan: {fault.message} ({tried})") from error
         except OSError as error:  # e.g. a name too long to be a file name
             raise ConfigError(f"{where} plan: {error.strerror or error} ({shown(section.plan)})") from error
         threads.append(ThreadConfig(index, location, section.plan, plan_path, sealing))
@@ -238,6 +246,7 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         sector_manager=machine.sector_manager,
         metrics=machine.metrics,
         proofs=machine.proofs,
+        processors=read_processors(machine.processors, home_path),
     )
 
 

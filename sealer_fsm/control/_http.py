@@ -69,7 +69,8 @@ class HttpServer:
     @property
     def port(self) -> int:
         assert self._server is not None, "server not started"
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def close(self) -> None:
         """Stop listening and drop open connections (keep-alive clients would otherwise hold them forever)."""

@@ -51,10 +51,16 @@ class WorkerMethods:
             "VenusWorker.WorkerResume": Method(self.venus_resume, (INDEX, STATE)),
             "VenusWorker.WorkerVersion": Method(self.version),
             "SealerFsm.Info": Method(self.info),
-            "SealerFsm.Pause": Method(self.pause, (INDEX, Param("now", bool, default=False))),
+            "SealerFsm.Pause": Method(
+                self.pause,
+                (INDEX, Param("now", bool, default=False), Param("reason", str, default=None, nullable=True)),
+            ),
             "SealerFsm.Resume": Method(
                 self.resume,
                 (INDEX, STATE, Param("force", bool, default=False), Param("reason", str, default=None, nullable=True)),
+            ),
+            "SealerFsm.CheckResume": Method(
+                self.check_resume, (INDEX, Param("state", str), Param("force", bool, default=False))
             ),
             "SealerFsm.History": Method(self.history, (INDEX,)),
             "SealerFsm.Plans": Method(self.plans),
@@ -68,9 +74,9 @@ class WorkerMethods:
     def version(self) -> str:
         return __version__
 
-    def pause(self, index: int, now: bool = False) -> bool:
+    def pause(self, index: int, now: bool = False, reason: str | None = None) -> bool:
         with _refusals_as_rpc_errors():
-            return self._worker.pause(index, now=now)
+            return self._worker.pause(index, now=now, actor="operator", reason=reason)
 
     def venus_resume(self, index: int, state: str | None) -> bool:
         """The reference's resume: False (not an error) when the thread is not waiting for a resume."""
@@ -84,6 +90,18 @@ class WorkerMethods:
     def resume(self, index: int, state: str | None, force: bool = False, reason: str | None = None) -> bool:
         with _refusals_as_rpc_errors():
             return self._worker.resume(index, state, force=force, reason=reason, actor="operator")
+
+    def check_resume(self, index: int, state: str, force: bool = False) -> dict[str, Any]:
+        """What a resume into `state` would do, without doing it: the refusal a resume would get, or the target,
+        what it needs and (forced) what the task lacks, with the sentence a confirmation should show."""
+        with _refusals_as_rpc_errors():
+            check = self._worker.check_resume(index, state, force)
+        return {
+            "target": check.target,
+            "needs": list(check.needs),
+            "missing": list(check.missing),
+            "warning": check.warning,
+        }
 
     def info(self) -> dict[str, Any]:
         threads = self._worker.threads()

@@ -57,9 +57,9 @@ class ControlClient:
             raise ControlClientError(f"the worker at {self.address} sent a response that is not JSON") from error
         if not isinstance(response, dict) or response.get("id") != request_id:
             raise ControlClientError(f"the worker at {self.address} sent an unexpected response to {method}")
-        error = response.get("error")
-        if error is not None:
-            raise ControlClientError(str(error.get("message")), error.get("code"), error.get("data"))
+        refusal = response.get("error")
+        if refusal is not None:
+            raise ControlClientError(str(refusal.get("message")), refusal.get("code"), refusal.get("data"))
         return response.get("result")
 
     def close(self) -> None:

@@ -1,10 +1,12 @@
 """The sector manager: the interface the sealing steps call, its value types, and its implementations.
 
 `devnet` (the default) is embedded: a simulated chain in the worker's home. Steps reach the manager through
-`ctx.services["manager"]` and never know which implementation answers.
+`ctx.manager` and never know which implementation answers.
 """
 
 from sealer_fsm.manager._interface import SectorManager
+from sealer_fsm.manager._metered import CallObserver, MeteredManager
+from sealer_fsm.manager._reporter import REPORT_ABORTED, StateReporter
 from sealer_fsm.manager._types import (
     SEAL_PROOF_TYPES,
     AllocatedSector,
@@ -24,10 +26,13 @@ from sealer_fsm.manager._types import (
 )
 
 __all__ = [
+    "REPORT_ABORTED",
     "SEAL_PROOF_TYPES",
     "AllocatedSector",
+    "CallObserver",
     "Deal",
     "ManagerError",
+    "MeteredManager",
     "OnChainState",
     "PollReply",
     "PreCommitInfo",
@@ -37,6 +42,7 @@ __all__ = [
     "SeedWait",
     "SnapupAllocation",
     "SnapupProof",
+    "StateReporter",
     "StoreInfo",
     "SubmitReply",
     "SubmitResult",

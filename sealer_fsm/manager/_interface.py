@@ -25,9 +25,13 @@ from sealer_fsm.manager._types import (
 
 class SectorManager(Protocol):
     async def allocate_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str
     ) -> AllocatedSector | None:
-        """A new sector number for one of the allowed miners and sizes, or None when none is available now."""
+        """A new sector number for one of the allowed miners and sizes, or None when none is available now.
+
+        `request_id` names this request: the worker stores it before asking, and asks again with the same id
+        after a crash or a lost reply. A manager that can answers a repeated id with the sector it gave the first
+        time (the devnet does; the reference's Venus.AllocateSector cannot, see docs/devnet.md)."""
 
     async def acquire_deals(
         self, sector: SectorId, max_deals: int | None, min_used_space: int | None = None
@@ -68,8 +72,9 @@ class SectorManager(Protocol):
     async def report_aborted(self, sector: SectorId, reason: str) -> None: ...
 
     async def allocate_snapup_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str
     ) -> SnapupAllocation | None:
-        """A finished CC sector to upgrade with new deals, or None when none is available now."""
+        """A finished CC sector to upgrade with new deals, or None when none is available now; a repeated
+        `request_id` is answered with the same upgrade, as for `allocate_sector`."""
 
     async def submit_snapup_proof(self, sector: SectorId, proof: SnapupProof) -> SubmitReply: ...

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from sealer_fsm.manager._interface import SectorManager
 from sealer_fsm.manager._types import ManagerError, SectorId
-from sealer_fsm.runtime import WorkerListener
 
 log = logging.getLogger("sealer_fsm.manager")
 
+# The call an abort owes the manager; when it fails, the abort step defers it under this kind.
+REPORT_ABORTED = "ReportAborted"
 
-class StateReporter(WorkerListener):
+
+class StateReporter:
     """Reports in the background: a slow or failing manager never holds up a sealing thread."""
 
     def __init__(self, manager: SectorManager) -> None:
         self._manager = manager
         self._pending: set[asyncio.Task[None]] = set()
 
-    def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
-        task = thread.task
-        if task is None or task.sector is None:
-            return
-        report = asyncio.ensure_future(self._report(SectorId.parse(task.sector), source, destination, event))
+    def report_state(self, sector: str, source: str, event: str, destination: str) -> None:
+        """Send ReportState for `sector` (a sector name) without waiting for the answer."""
+        report = asyncio.ensure_future(self._report(SectorId.parse(sector), source, destination, event))
         self._pending.add(report)
         report.add_done_callback(self._pending.discard)
 

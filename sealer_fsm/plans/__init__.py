@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sealer_fsm.plans._loader import (
+from sealer_fsm.plans._files import load_plan, missing_file_fault
+from sealer_fsm.plans._loader import RESERVED_STATES, PlanError, PlanFault, check_plan_text
+from sealer_fsm.plans._model import (
+    ABORT_EVENT,
+    ABORT_STATE,
     RESERVED_EVENTS,
-    RESERVED_STATES,
-    PlanError,
-    PlanFault,
-    check_plan_text,
-    load_plan,
+    SET_STATE_EVENT,
+    STATE_ALIASES,
+    Plan,
+    RetryPolicy,
+    StateSpec,
 )
-from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+from sealer_fsm.units import shown
 
 # The plans this project ships: plans/ at the top of the repository, linked into the package as `shipped` (and
 # copied there in a built wheel), so that a source tree and an installed package both find them.
@@ -28,20 +32,27 @@ def shipped_plan_names() -> list[str]:
 
 
 def resolve_plan_path(name_or_path: str, base_dir: Path | None = None) -> Path:
-    """The file behind a plan name ("sealer" → the shipped plans/sealer.yaml) or a path (relative to base_dir).
+    """The file behind a plan name ("sealer" → the shipped plans/sealer.yaml) or a path (relative to base_dir,
+    which a machine file sets to its own folder; else to the current directory).
 
-    Raises PlanError with one fault naming what was asked for and what exists.
+    Raises PlanError with one fault naming what was asked for and what exists; a path that is not a plan file
+    is named absolute, so the operator sees exactly where it was looked for.
     """
     looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
     if looks_like_path:
         path = Path(name_or_path)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        if not path.is_file():
-            raise PlanError([PlanFault(str(path), 0, "plan file not found")])
+        fault = missing_file_fault(path)
+        if fault is not None:
+            raise PlanError([fault])
         return path
     path = SHIPPED_PLANS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as error:  # a name the file system refuses to look up, e.g. too long
+        raise PlanError([PlanFault(shown(name_or_path), 0, error.strerror or str(error))]) from error
+    if not found:
         known = ", ".join(shipped_plan_names())
         raise PlanError([PlanFault(name_or_path, 0, f"unknown plan {name_or_path!r} (shipped plans: {known})")])
     return path
@@ -52,6 +63,7 @@ __all__ = [
     "ABORT_STATE",
     "RESERVED_EVENTS",
     "RESERVED_STATES",
+    "SET_STATE_EVENT",
     "SHIPPED_PLANS_DIR",
     "STATE_ALIASES",
     "Plan",

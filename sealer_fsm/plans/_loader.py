@@ -10,11 +10,17 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
-from sealer_fsm.plans._model import ABORT_EVENT, ABORT_STATE, STATE_ALIASES, Plan, RetryPolicy, StateSpec
+from sealer_fsm.plans._model import (
+    ABORT_STATE,
+    RESERVED_EVENTS,
+    STATE_ALIASES,
+    Plan,
+    RetryPolicy,
+    StateSpec,
+)
 from sealer_fsm.registry import StepRegistry, UnknownStep
 from sealer_fsm.units import parse_duration
 
@@ -23,12 +29,15 @@ _TOP_KEYS = {"plan", "initial", "states", "on_abort", "doc"}
 _STATE_KEYS = {"doc", "stage", "step", "on", "final", "retry", "requires"}
 _RETRY_KEYS = {"max", "interval"}
 RESERVED_STATES = frozenset({ABORT_STATE, *STATE_ALIASES})
-# Events the runtime itself records in task history; a plan cannot redefine them.
-RESERVED_EVENTS = frozenset({ABORT_EVENT, "SetState", "Idle", "Retry", "Resume"})
 # Names that would shadow attributes `transitions` puts on the task model.
 _MODEL_ATTRIBUTES = frozenset({"state", "trigger", "machine", "model"})
 MAX_RETRIES_LIMIT = 1000
 MAX_RETRY_INTERVAL = 86400.0
+# A plan nests four levels deep (states → state → on → event); anything far deeper is not a plan, and PyYAML's
+# recursive composer would exhaust the interpreter's stack on it (RecursionError) before we could say so.
+MAX_NESTING = 32
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_Entry = tuple[yaml.Node, yaml.Node]  # (key node, value node) of a mapping entry
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,9 @@ class PlanFault:
     message: str
 
     def __str__(self) -> str:
+        """`file:line: sentence`; a fault about the file as a whole (line 0: missing, unreadable) has no line."""
+        if self.line <= 0:
+            return f"{self.source}: {self.message}"
         return f"{self.source}:{self.line}: {self.message}"
 
 
@@ -47,6 +59,32 @@ class PlanError(Exception):
     def __init__(self, faults: list[PlanFault]) -> None:
         super().__init__("\n".join(str(fault) for fault in faults))
         self.faults = faults
+
+
+def _is_yaml11_on(node: yaml.ScalarNode) -> bool:
+    """The key `on` after a YAML 1.1 round trip: PyYAML reads a plain `on` as the boolean true and writes it back
+    as `true`, so a plan saved by a program that edits YAML comes back with `true:` where its events were."""
+    return node.tag == _BOOL_TAG and yaml.safe_load(node.value) is True
+
+
+def _nesting_fault(text: str, source: str) -> PlanFault | None:
+    """A fault at the first node nested deeper than MAX_NESTING, read from the event stream (which, unlike the
+    composer, does not recurse), stopping there; None when the text is shallow enough or not YAML at all (the
+    composer then reports the syntax error)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                    message = f"nested more than {MAX_NESTING} levels deep; a plan needs 4 (states → state → on)"
+                    return PlanFault(source, line, message)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 class _Checker:
@@ -63,14 +101,16 @@ class _Checker:
         line = node.start_mark.line + 1 if node is not None else 1
         self.faults.append(PlanFault(self.source, line, message))
 
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str] | None = None) -> dict[str, tuple]:
+    def mapping(self, node: yaml.Node, what: str, allowed: set[str] | None = None) -> dict[str, _Entry]:
         """{key: (key_node, value_node)} of a YAML mapping, reporting duplicates and unknown keys."""
         if not isinstance(node, yaml.MappingNode):
             self.fault(node, f"{what} must be a mapping")
             return {}
-        entries: dict[str, tuple] = {}
+        entries: dict[str, _Entry] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and allowed is not None and "on" in allowed and _is_yaml11_on(key_node):
+                key = "on"
             if key is None:
                 self.fault(key_node, f"{what} has a key that is not a plain name")
                 continue
@@ -235,21 +275,34 @@ class _Checker:
             self._check_reachability(states, initial)
         if self.faults or plan_name is None or initial is None:
             return None
-        return Plan(name=plan_name, initial=initial, states=states, on_abort=on_abort)
+        doc = (self.scalar(top["doc"][1], "doc of the plan") or "") if "doc" in top else ""
+        return Plan(name=plan_name, initial=initial, states=states, on_abort=on_abort, doc=doc)
 
     def _check_reachability(self, states: dict[str, StateSpec], initial: str) -> None:
-        reached = _reachable(states, [initial], forward=True)
-        for name, spec in states.items():
-            if name not in reached:
-                self.faults.append(PlanFault(self.source, spec.line, f"state {name!r} is unreachable from {initial!r}"))
+        """Unreachable states and states with no way to finish. When the file already has faults, these are
+        mostly their consequences (one misspelt target strands every state after it), so they are folded into
+        one line under the real faults instead of burying them."""
         finals = [name for name, spec in states.items() if spec.final]
         if not finals:
             self.faults.append(PlanFault(self.source, 1, "the plan has no final state (add one with final: true)"))
-            return
+        reached = _reachable(states, [initial], forward=True)
         can_finish = _reachable(states, finals, forward=False)
-        for name, spec in states.items():
-            if name in reached and name not in can_finish:
-                self.faults.append(PlanFault(self.source, spec.line, f"state {name!r} has no path to a final state"))
+        consequences: dict[str, str] = {}  # state → what is wrong with it
+        for name in states:
+            if name not in reached:
+                consequences[name] = f"state {name!r} is unreachable from {initial!r}"
+            elif finals and name not in can_finish:
+                consequences[name] = f"state {name!r} has no path to a final state"
+        if not consequences:
+            return
+        if not self.faults:
+            self.faults.extend(PlanFault(self.source, states[name].line, text) for name, text in consequences.items())
+            return
+        first = states[next(iter(consequences))].line
+        names = ", ".join(consequences)
+        count = "1 state is" if len(consequences) == 1 else f"{len(consequences)} states are"
+        message = f"because of the faults above, {count} unreachable or cannot finish: {names}"
+        self.faults.append(PlanFault(self.source, first, message))
 
 
 def _reachable(states: dict[str, StateSpec], starts: list[str], *, forward: bool) -> set[str]:
@@ -268,25 +321,16 @@ def _reachable(states: dict[str, StateSpec], starts: list[str], *, forward: bool
 
 
 def check_plan_text(text: str, source: str, registry: StepRegistry | None) -> tuple[Plan | None, list[PlanFault]]:
-    """Validate plan text; returns the plan (None when any fault was found) and every fault."""
+    """Validate plan text; returns the plan (None when any fault was found) and every fault. Never raises: a
+    worker keeps its last valid plan only if every way an edit can fail arrives here as a fault."""
+    nesting = _nesting_fault(text, source)
+    if nesting is not None:
+        return None, [nesting]
     checker = _Checker(source, registry)
-    plan = checker.check(text)
-    return plan, checker.faults
-
-
-def load_plan(path: str | Path, registry: StepRegistry | None) -> Plan:
-    """Load and validate one plan file; raises PlanError listing every fault.
-
-    With `registry=None` step names are not resolved (used where only the flow matters, e.g. drawing).
-    """
-    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PlanError([PlanFault(str(path), 0, f"cannot read plan file: {error.strerror or error}")]) from error
-    except UnicodeDecodeError as error:
-        raise PlanError([PlanFault(str(path), 0, "plan file is not UTF-8 text")]) from error
-    plan, faults = check_plan_text(text, str(path), registry)
-    if plan is None:
-        raise PlanError(faults)
-    return Plan(plan.name, plan.initial, plan.states, plan.on_abort, source=path)
+        plan = checker.check(text)
+    except RecursionError:
+        return None, [PlanFault(source, 0, f"nested too deeply to be a plan (more than {MAX_NESTING} levels)")]
+    except Exception as error:  # a loader bug must still reach the operator as a fault, never as a crash
+        return None, [PlanFault(source, 0, f"cannot be checked: {type(error).__name__}: {error}")]
+    return plan, checker.faults

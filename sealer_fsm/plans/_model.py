@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ ABORT_STATE = "Abort"
 # The reference worker spells the abort state "Aborted"; users may type either.
 STATE_ALIASES = {"Aborted": ABORT_STATE}
 ABORT_EVENT = "Abort"
+# The event the runtime records when an operator resumes a task into another state (outside the plan's events).
+SET_STATE_EVENT = "SetState"
+# Events the runtime itself records in task history; a plan cannot declare them.
+RESERVED_EVENTS = frozenset({ABORT_EVENT, SET_STATE_EVENT})
 ABORT_DOC = "the sector did not complete normally; its files are cleaned and the thread takes the next task"
 
 
@@ -19,6 +24,15 @@ class RetryPolicy:
 
     max_retries: int | None = None
     interval: float | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """As a plan file writes it; the interval in seconds (`1.5s`), which the loader reads back exactly."""
+        document: dict[str, Any] = {}
+        if self.max_retries is not None:
+            document["max"] = self.max_retries
+        if self.interval is not None:
+            document["interval"] = f"{format(Decimal(repr(self.interval)), 'f')}s"
+        return document
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,26 @@ class StateSpec:
     on: dict[str, str] = field(default_factory=dict)
     retry: RetryPolicy | None = None
     requires: tuple[str, ...] = ()
-    line: int = 0
+    line: int = field(default=0, compare=False)  # where it was declared: for faults, not part of the plan
+
+    def to_document(self) -> dict[str, Any]:
+        """The state as a plan file writes it (see `Plan.to_document`)."""
+        document: dict[str, Any] = {}
+        if self.doc:
+            document["doc"] = self.doc
+        if self.stage != "-":
+            document["stage"] = self.stage
+        if self.step is not None:
+            document["step"] = self.step
+        if self.requires:
+            document["requires"] = list(self.requires)
+        if self.retry is not None:
+            document["retry"] = self.retry.to_document()
+        if self.final:
+            document["final"] = True
+        else:
+            document["on"] = dict(self.on)
+        return document
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,7 +85,8 @@ class Plan:
     initial: str
     states: dict[str, StateSpec]
     on_abort: str | None = None
-    source: Path | None = None
+    source: Path | None = field(default=None, compare=False)  # where it was read from, not part of the plan
+    doc: str = ""
 
     @property
     def abort_state(self) -> StateSpec:
@@ -86,6 +120,18 @@ class Plan:
     def transitions(self) -> list[tuple[str, str, str]]:
         """(source, event, destination) for every declared transition, in file order."""
         return [(spec.name, event, target) for spec in self.states.values() for event, target in spec.on.items()]
+
+    def to_document(self) -> dict[str, Any]:
+        """The plan as a plan file holds it: `yaml.safe_dump(plan.to_document(), sort_keys=False)` loads back
+        into an equal plan (`plan show --yaml`). Keys keep the file's order; defaults are left out."""
+        document: dict[str, Any] = {"plan": self.name}
+        if self.doc:
+            document["doc"] = self.doc
+        document["initial"] = self.initial
+        if self.on_abort:
+            document["on_abort"] = self.on_abort
+        document["states"] = {name: spec.to_document() for name, spec in self.states.items()}
+        return document
 
     def to_json(self) -> dict[str, Any]:
         return {

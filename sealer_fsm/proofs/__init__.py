@@ -10,7 +10,14 @@ See docs/proofs.md.
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
 from sealer_fsm.proofs._c1 import C1_OUTPUT_NAME, C1Run, CommitInputs, run_c1, save_c1_output, seal_commit_phase1
-from sealer_fsm.proofs._c1_json import MAX_C1_BYTES, C1FormatError, c1_output_json, load_c1_output, parse_c1_output
+from sealer_fsm.proofs._c1_json import (
+    MAX_C1_BYTES,
+    C1FormatError,
+    c1_document_json,
+    c1_output_json,
+    load_c1_output,
+    parse_c1_output,
+)
 from sealer_fsm.proofs._c1_types import C1Output
 from sealer_fsm.proofs._c1_verify import PorepVerdict, verify_porep
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
@@ -110,6 +117,7 @@ __all__ = [
     "available_backends",
     "backend",
     "build_tree_d",
+    "c1_document_json",
     "c1_output_json",
     "challenge_counts",
     "check_piece_size",

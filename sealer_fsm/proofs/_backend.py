@@ -18,7 +18,7 @@ from sealer_fsm.proofs._cancel import Cancelled, CancelToken, flag_of
 try:
     from sealer_fsm.proofs import _native
 except ImportError:  # the extension was not built: fall back to the reference, with a warning on first use
-    _native = None
+    _native = None  # type: ignore[assignment]  # the checks below read None as "not built"
 
 BACKENDS = ("sha-ni", "avx512", "portable", "python")
 _NATIVE_CHUNK = 64 << 20  # padded bytes per call into C; it splits them over its threads

@@ -75,6 +75,12 @@ def c1_output_json(output: C1Output) -> bytes:
         "seed": list(output.seed),
         "ticket": list(output.ticket),
     }
+    return c1_document_json(document)
+
+
+def c1_document_json(document: Any) -> bytes:
+    """The compact JSON text of a C1 output document: what C1 writes, so a document read back from a C1 file
+    (a c2 task's `c1out`) gives the file's bytes again, which a simulated C2 commits to."""
     return json.dumps(document, separators=(",", ":")).encode()
 
 

@@ -33,6 +33,7 @@ class FileChanged(OSError):
     def __str__(self) -> str:
         return self.message
 
+
 _MAX_TREE_HEIGHT = 50  # 32 B · 2^50 = 32 PiB: far beyond any sector, keeps the zero table finite
 
 

@@ -23,8 +23,10 @@ from sealer_fsm.runtime._info import (
     ThreadNotFound,
     ThreadState,
 )
+from sealer_fsm.runtime._resume import ResumeCheck, state_needs
+from sealer_fsm.runtime._stages import StageRunner
 from sealer_fsm.runtime._thread import FORCED_EVENT
-from sealer_fsm.runtime._worker import HomeInUse, Worker, WorkerListener
+from sealer_fsm.runtime._worker import HomeError, HomeInUse, Worker, WorkerListener
 
 __all__ = [
     "FORCED_EVENT",
@@ -33,13 +35,16 @@ __all__ = [
     "Clock",
     "ControlError",
     "Critical",
+    "HomeError",
     "HomeInUse",
     "Interrupted",
     "Level",
     "NotPaused",
     "Outcome",
     "Permanent",
+    "ResumeCheck",
     "Services",
+    "StageRunner",
     "StateRefused",
     "StepContext",
     "StepFailure",
@@ -51,4 +56,5 @@ __all__ = [
     "ThreadState",
     "Worker",
     "WorkerListener",
+    "state_needs",
 ]

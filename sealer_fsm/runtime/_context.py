@@ -7,9 +7,7 @@ through the plan's machine and stores `Outcome.data` with the new state in the s
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,8 +16,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sealer_fsm.manager import SectorManager
+from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import CancelToken
 from sealer_fsm.runtime._failures import AbortTask, Interrupted
+from sealer_fsm.runtime._stages import StageRunner
+from sealer_fsm.store import Deferred
 
 if TYPE_CHECKING:
     from sealer_fsm.config import SealingConfig
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from sealer_fsm.store import HistoryEntry
 
 T = TypeVar("T")
+
+# The task-data key naming the task's sector (`s-t01000-5`), set by the allocation steps.
+SECTOR_KEY = "sector_id"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Services:
     stores: Mapping[str, Path] = field(default_factory=dict)
     # Read-only attached stores by name: steps read from them (the old replica of a snapup sector), never write.
     readonly_stores: Mapping[str, Path] = field(default_factory=dict)
+    # How the heavy stages run ([processors]); the worker starts and stops its external children.
+    processors: Processors = field(default_factory=Processors)
 
 
 class StepContext:
@@ -67,7 +73,7 @@ class StepContext:
         self.plan = plan
         self.state = state
         self.data: Mapping[str, Any] = MappingProxyType(dict(data))
-        self.log = logging.getLogger(f"sealer_fsm.thread.{thread.index}")
+        self.log = thread.log
         # Set by the runtime when the step is cancelled (pause --now, drain timeout); long computations the
         # step runs with `run_blocking` take it as `cancel=` and stop between chunks.
         self.cancel_token = CancelToken()
@@ -83,7 +89,7 @@ class StepContext:
 
     @property
     def sector(self) -> str | None:
-        return self.data.get("sector_id")
+        return self.data.get(SECTOR_KEY)
 
     @property
     def sealing(self) -> SealingConfig:
@@ -108,6 +114,11 @@ class StepContext:
         """The read-only attached stores, by name: for reading sector files, never for persisting."""
         return self._thread.worker.services.readonly_stores
 
+    @property
+    def processors(self) -> StageRunner:
+        """Run a stage under its limits, in-process or in its external processors: `await ctx.processors.run(...)`."""
+        return StageRunner(self._thread.worker.processors, self._thread.report_stage, self.cancel_token)
+
     def now(self) -> float:
         return self._thread.worker.clock.now()
 
@@ -116,6 +127,17 @@ class StepContext:
         if key not in self.data:
             raise AbortTask(f"task data {key!r} is missing in state {self.state!r}")
         return self.data[key]
+
+    async def save(self, **updates: Any) -> None:
+        """Store task data now, without a state change: what a step must still know if the worker dies before
+        its event is applied (for example the request id it is about to send the manager)."""
+        await self._thread.save_data(updates)
+        self.data = MappingProxyType({**self.data, **updates})
+
+    async def defer(self, kind: str, key: str, payload: dict[str, Any], error: str) -> None:
+        """Hand over a call this step could not make (it failed with `error`): it is stored now and retried in
+        the background until it succeeds, after a restart too, while the task goes on. One call per `key`."""
+        await self._thread.defer(Deferred(key, kind, payload, self.now(), attempts=1, last_error=error))
 
     def entered_by(self) -> HistoryEntry | None:
         """The history row that moved the task into this state: why it is here (say, the failure or the
@@ -137,13 +159,14 @@ class StepContext:
     async def run_blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run CPU- or IO-heavy work in a worker thread so the other sealing threads keep going.
 
-        Long computations should take `cancel=ctx.cancel_token`, so that cancelling the step stops them."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        Long computations should take `cancel=ctx.cancel_token`, so that cancelling the step stops them. Work
+        that does not is still waited for: the task's next step (or a resume) starts only once it returned."""
+        return await self._thread.run_blocking(function, *args, **kwargs)
 
     @asynccontextmanager
-    async def waiting(self) -> AsyncIterator[None]:
-        """Mark the thread Waiting (e.g. for a shared processor slot) for the duration of the block."""
-        with self._thread.waiting_state():
+    async def waiting(self, what: str | None = None) -> AsyncIterator[None]:
+        """Mark the thread Waiting (for `what`, shown as its `waiting_for`) for the duration of the block."""
+        with self._thread.waiting_state(what):
             yield
 
 
@@ -151,5 +174,5 @@ async def invoke_step(function: Callable[..., Any], context: StepContext) -> Any
     """Run a step: a coroutine function on the event loop, a plain function in a worker thread."""
     if inspect.iscoroutinefunction(function):
         return await function(context)
-    result = await asyncio.to_thread(function, context)
+    result = await context.run_blocking(function, context)
     return await result if inspect.isawaitable(result) else result

@@ -31,6 +31,14 @@ class ThreadInfo:
     paused: bool
     pause_pending: bool
     task_id: int | None
+    # While Waiting: what for ("pc1 slot (2/2 busy)", "lock gpu"); while Running a stage: where ("ext(pid: 12)").
+    waiting_for: str | None = None
+    proc: str | None = None
+    # While paused: who paused the thread ("operator" or another actor named in the request, "worker" for a
+    # failure or a store that cannot write), when (seconds since the epoch), and why.
+    paused_by: str | None = None
+    paused_at: float | None = None
+    pause_reason: str | None = None
 
     def to_worker_info(self) -> dict[str, Any]:
         """The reference's (new) WorkerInfo, snake_case, with our extra fields after its own."""
@@ -38,7 +46,7 @@ class ThreadInfo:
         if self.thread_state is not ThreadState.IDLE:
             thread_state["elapsed"] = int(self.thread_state_elapsed)
         if self.thread_state is ThreadState.RUNNING:
-            thread_state["proc"] = None
+            thread_state["proc"] = self.proc
         return {
             "location": self.location,
             "plan": self.plan,
@@ -52,6 +60,10 @@ class ThreadInfo:
             "retry": self.retry,
             "elapsed": round(self.elapsed, 3),
             "paused": self.paused,
+            "waiting_for": self.waiting_for,
+            "paused_by": self.paused_by,
+            "paused_at": self.paused_at,
+            "pause_reason": self.pause_reason,
         }
 
 

@@ -21,7 +21,7 @@ _STEPS = {
     "pc1": sealing.pc1,
     "pc2": sealing.pc2,
     "c1": sealing.c1,
-    "c2": sealing.c2,
+    "c2": sealing.simulated_c2,
     "submit_precommit": submission.submit_precommit,
     "poll_precommit": submission.poll_precommit,
     "submit_persisted": submission.submit_persisted,
@@ -48,11 +48,22 @@ _SIMULATED_STAGES = {
 }
 
 
-def builtin_registry(simulate: Collection[str] = ()) -> StepRegistry:
+# Steps simulated by their built-in processor, and real when a program of the operator's runs their stage
+# (`[[processors.<stage>]]` with a `bin`): an external C2 prover makes real proofs.
+_PROVEN_EXTERNALLY = {
+    "c2": sealing.c2,
+}
+
+
+def builtin_registry(simulate: Collection[str] = (), proven_externally: Collection[str] = ()) -> StepRegistry:
     """A fresh registry of the built-in steps (callers may add their own steps to it). `simulate` names the proof
     stages (config.PROOF_STAGES) this worker runs simulated; their steps are then the marked stand-ins, so every
-    view that asks `is_simulated` says so."""
+    view that asks `is_simulated` says so. `proven_externally` names the stages an operator's own program
+    computes; their steps are then not marked simulated."""
     steps = dict(_STEPS)
+    for stage in proven_externally:
+        if stage in _PROVEN_EXTERNALLY:
+            steps[stage] = _PROVEN_EXTERNALLY[stage]
     stages = set(simulate)
     if "pc1" in stages:
         stages.add("pc2")  # a real PC2 needs PC1's layers, which a simulated PC1 does not write

@@ -75,9 +75,7 @@ def store_path(ctx: StepContext, name: str) -> Path:
         return ctx.stores[name]
     if name in ctx.readonly_stores:
         raise Permanent(f"store {name!r} chosen by the sector manager to persist into is read-only on this worker")
-    raise Permanent(
-        f"store {name!r} chosen by the sector manager is not attached to this worker ({_known(ctx)})"
-    )
+    raise Permanent(f"store {name!r} chosen by the sector manager is not attached to this worker ({_known(ctx)})")
 
 
 def access_store_path(ctx: StepContext, name: str) -> Path:

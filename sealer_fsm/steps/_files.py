@@ -60,7 +60,7 @@ def _reason(error: OSError) -> str:
 
 
 def free_space(path: Path) -> str:
-    """"12.5 MiB free in /store" for the file system holding `path` (or its nearest existing parent)."""
+    """ "12.5 MiB free in /store" for the file system holding `path` (or its nearest existing parent)."""
     probe = Path(path)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

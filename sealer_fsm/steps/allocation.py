@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -10,6 +11,8 @@ from sealer_fsm.runtime import IDLE, AbortTask, Outcome, StepContext, StepResult
 from sealer_fsm.steps._common import SectorFiles, allowed_sizes, call, manager, sector_id
 
 T = TypeVar("T")
+# The task-data key of the allocation request id (the manager answers a repeated id with the same sector).
+REQUEST_KEY = "allocation_request"
 
 
 async def _ask_for_work(ctx: StepContext, what: str, request: Awaitable[T | None]) -> T | None:
@@ -21,9 +24,22 @@ async def _ask_for_work(ctx: StepContext, what: str, request: Awaitable[T | None
         return None
 
 
+async def _request_id(ctx: StepContext) -> str:
+    """This task's allocation request id: stored before the manager is first asked, so that a worker that died
+    before it could store the answer asks again with the same id and is given the same sector."""
+    request_id = ctx.data.get(REQUEST_KEY)
+    if request_id is None:
+        request_id = uuid.uuid4().hex
+        await ctx.save(**{REQUEST_KEY: request_id})
+    return str(request_id)
+
+
 async def allocate_sector(ctx: StepContext) -> StepResult:
     """Empty → Allocated. No sector now, or a manager error, is Idle (try again later), as in the reference."""
-    request = manager(ctx).allocate_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    request_id = await _request_id(ctx)
+    request = manager(ctx).allocate_sector(
+        ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing), request_id=request_id
+    )
     sector = await _ask_for_work(ctx, "sector", request)
     if sector is None:
         return IDLE
@@ -45,7 +61,10 @@ async def acquire_deals(ctx: StepContext) -> StepResult:
 
 async def allocate_snapup_sector(ctx: StepContext) -> StepResult:
     """snapup Empty → Allocated: a finished CC sector, the deals to put in it, and where its replica lives."""
-    request = manager(ctx).allocate_snapup_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    request_id = await _request_id(ctx)
+    request = manager(ctx).allocate_snapup_sector(
+        ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing), request_id=request_id
+    )
     allocation = await _ask_for_work(ctx, "snapup sector", request)
     if allocation is None:
         return IDLE

@@ -5,8 +5,13 @@ Both are safe to repeat: files already removed stay removed, and the manager tre
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sealer_fsm.manager import REPORT_ABORTED, ManagerError
 from sealer_fsm.runtime import StepContext
 from sealer_fsm.steps._common import SectorFiles, call, manager, sector_id
+from sealer_fsm.steps._files import file_errors, remove_path, temporary_name
+from sealer_fsm.steps.persistence import SEALED_FILES, UPDATE_FILES
 
 
 async def report_finalized(ctx: StepContext) -> None:
@@ -16,16 +21,44 @@ async def report_finalized(ctx: StepContext) -> None:
 
 
 async def abort_sector(ctx: StepContext) -> None:
-    """Abort: remove the sector's files from this thread's data directories and report it aborted.
+    """Abort: remove the sector's files from this thread's data directories (and what an aborted upgrade or a
+    partial copy left in the stores) and report it aborted. A manager
+    that cannot be reached never parks the thread: the report is deferred (kept and retried in the background).
 
     A task aborted before it had a sector has nothing to clean or report.
     """
     if "sector_id" not in ctx.data:
         return
     await ctx.run_blocking(SectorFiles.of(ctx).remove)
+    await ctx.run_blocking(_remove_store_copies, list(ctx.stores.values()), ctx.require("sector_id"), _upgrade(ctx))
     reason = abort_reason(ctx)
-    await call("ReportAborted", manager(ctx).report_aborted(sector_id(ctx), reason))
+    try:
+        await manager(ctx).report_aborted(sector_id(ctx), reason)
+    except ManagerError as error:
+        # The reference logs the error and takes the next task; we also keep the report and retry it.
+        ctx.log.warning("%s: ReportAborted failed (%s); it is retried in the background", ctx.sector, error)
+        await ctx.defer(
+            REPORT_ABORTED, f"{REPORT_ABORTED} {ctx.sector}", {"sector": ctx.sector, "reason": reason}, str(error)
+        )
     ctx.log.warning("%s: aborted (%s), files removed", ctx.sector, reason)
+
+
+def _upgrade(ctx: StepContext) -> bool:
+    """Whether the task upgrades a sector that is already sealed (snapup: it was allocated with the old CommR)."""
+    return "old_comm_r" in ctx.data
+
+
+def _remove_store_copies(stores: list[Path], sector: str, upgrade: bool) -> None:
+    """What an aborted task leaves in the writable stores: an aborted upgrade's updated replica (the sealed sector
+    under it stays), and partial copies of a sealer's replica. A sealer's complete copy stays for the manager,
+    which knows where it is (it may already be proven on chain), as with the reference worker."""
+    for store in stores:
+        files = SectorFiles(store, sector)
+        with file_errors(f"remove the copies of {sector} from the store {store}"):
+            for kind in UPDATE_FILES if upgrade else ():
+                remove_path(files.path(kind))
+            for kind in (*UPDATE_FILES, *SEALED_FILES):
+                remove_path(temporary_name(files.path(kind)))
 
 
 def abort_reason(ctx: StepContext) -> str:

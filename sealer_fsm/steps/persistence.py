@@ -1,7 +1,8 @@
 """Real steps: copy a sector's replica and cache into a persist store the manager picks (StoreReserveSpace).
 
-As the reference's transfer does, the cache files copied are TreeR-last, p_aux and t_aux; PC1's layers and TreeC
-stay in the thread's cache for C1 and go when the sector is finished.
+The copy is the transfer stage, run through processors (`ctx.processors.run("transfer", ...)`) with the
+reference's task shape. As the reference's transfer does, the cache files copied are TreeR-last, p_aux and
+t_aux; PC1's layers and TreeC stay in the thread's cache for C1 and go when the sector is finished.
 
 Copies go through temporary names and replace what an interrupted earlier run left, so running again after a
 crash (or after a RePersist) is safe.
@@ -9,14 +10,16 @@ crash (or after a RePersist) is safe.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sealer_fsm.manager import StoreInfo
+from sealer_fsm.processors.tasks import transfer_route
 from sealer_fsm.proofs import is_persisted_cache_file
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
     SectorFiles,
     call,
-    copy_file_atomically,
-    copy_tree_atomically,
+    file_errors,
     manager,
     sector_id,
     store_path,
@@ -26,14 +29,22 @@ SEALED_FILES = ("sealed", "cache")
 UPDATE_FILES = ("update", "update-cache")
 
 
-def copy_sector_files(local: SectorFiles, store: SectorFiles, kinds: tuple[str, str]) -> None:
-    """Copy the replica file and its cache directory (`kinds`, e.g. sealed + cache) from `local` to `store`."""
-    replica, cache = kinds
+def transfer_task(local: SectorFiles, store: SectorFiles, store_name: str, kinds: tuple[str, str]) -> dict[str, Any]:
+    """The reference's transfer task: the replica file and its cache directory (`kinds`, e.g. sealed + cache)
+    from the thread's `local` files into `store`'s."""
     for kind in kinds:
         if not local.path(kind).exists():
             raise Permanent(f"cannot persist {local.name}: {local.path(kind)} is missing")
-    copy_file_atomically(local.path(replica), store.path(replica))
-    copy_tree_atomically(local.path(cache), store.path(cache), keep=is_persisted_cache_file)
+    replica, cache = kinds
+    with file_errors(f"list {local.path(cache)}"):
+        kept = sorted(path.name for path in local.path(cache).iterdir() if is_persisted_cache_file(path.name))
+    return {
+        "stores": {store_name: {"name": store_name, "meta": None}},
+        "routes": [
+            transfer_route(local.path(replica), store.path(replica), store_name),
+            transfer_route(local.path(cache), store.path(cache), store_name, keep=kept),
+        ],
+    }
 
 
 async def _reserve(ctx: StepContext) -> StoreInfo:
@@ -51,7 +62,7 @@ async def _persist(ctx: StepContext, kinds: tuple[str, str]) -> StepResult:
     local = SectorFiles.of(ctx)
     store = await _reserve(ctx)
     target = SectorFiles(store_path(ctx, store.name), local.name)
-    await ctx.run_blocking(copy_sector_files, local, target, kinds)
+    await ctx.processors.run("transfer", transfer_task(local, target, store.name, kinds))
     ctx.log.info("%s: %s and %s persisted to store %s", local.name, *kinds, store.name)
     return Outcome("Persist", {"persist_instance": store.name})
 

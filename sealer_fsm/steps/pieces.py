@@ -96,6 +96,10 @@ def _write_slots(temporary: Path, slots: list[Slot], payloads: list[bytes], deal
     return pieces
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 async def add_pieces(ctx: StepContext) -> StepResult:
     """DealsAcquired/Allocated → PieceAdded: stage the sector's data in `data/unsealed/<sector>`."""
     deals = [Deal.from_json(raw) for raw in ctx.require("deals")]
@@ -108,7 +112,8 @@ async def add_pieces(ctx: StepContext) -> StepResult:
     files = SectorFiles.of(ctx)
     files.prepare()
     pieces = await ctx.run_blocking(write_staged_sector, files.unsealed, slots, payloads, deals)
-    ctx.log.info("%s: staged %d deal pieces and %d pledge pieces", files.name, len(deals), len(pieces) - len(deals))
+    staged = f"{_counted(len(deals), 'deal piece')} and {_counted(len(pieces) - len(deals), 'pledge piece')}"
+    ctx.log.info("%s: staged %s", files.name, staged)
     return Outcome("AddPiece", {"pieces": pieces})
 
 

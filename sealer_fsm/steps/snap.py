@@ -1,8 +1,9 @@
 """Snap deals (empty sector update): encode the new data into a finished CC sector, and prove it (SIMULATED).
 
 The transfer of the old replica (the sector key) and its cache from their store is real, as the reference's
-snapup TreeDBuilt handler does. The encoding is real on a sector sealed for real (`sealer_fsm.proofs.
-snap_encode_into`: the new replica in `update/`, its TreeR-last, p_aux and t_aux in `update-cache/`). A sector
+snapup TreeDBuilt handler does. The encoding is real on a sector sealed for real: the snap_encode processor
+(`sealer_fsm.proofs.snap_encode_into` in-process, or an external one) writes the new replica in `update/`, its
+TreeR-last, p_aux and t_aux in `update-cache/`. A sector
 whose PC2 was simulated has no real replica to encode into: it gets the simulated encoding, labelled as such in
 task data (`comm_r_simulated`) and logs, and so does every sector on a machine whose `[proofs] simulate` names
 snap_encode. The update proof (Groth16) is always simulated (see `sealer_fsm.simulated`).
@@ -11,7 +12,7 @@ snap_encode. The update proof (Groth16) is always simulated (see `sealer_fsm.sim
 from __future__ import annotations
 
 from sealer_fsm import simulated
-from sealer_fsm.proofs import TreeInputError, hash2, hash_node, sealed_cid, snap_encode_into
+from sealer_fsm.proofs import hash2, hash_node, sealed_cid
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import (
@@ -20,9 +21,9 @@ from sealer_fsm.steps._common import (
     call,
     copy_file_atomically,
     copy_tree_atomically,
-    file_failure,
     manager,
 )
+from sealer_fsm.steps._tasks import output_bytes, snap_encode_task
 
 
 async def _fetch_sector_key(ctx: StepContext) -> SectorFiles:
@@ -69,7 +70,8 @@ def _write_simulated_update(local: SectorFiles, new_comm_r: bytes) -> None:
 
 async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> StepResult:
     new_comm_r = simulated.snap_comm_r(bytes.fromhex(ctx.require("old_comm_r")), bytes.fromhex(ctx.require("comm_d")))
-    await ctx.run_blocking(_write_simulated_update, local, new_comm_r)
+    async with ctx.processors.slot("snap_encode"):
+        await ctx.run_blocking(_write_simulated_update, local, new_comm_r)
     ctx.log.info("%s: snap encode simulated (%s), new CommR %s", local.name, why, new_comm_r.hex()[:16])
     return Outcome(
         "SnapEncode", {"comm_r": new_comm_r.hex(), "comm_r_cid": sealed_cid(new_comm_r), "comm_r_simulated": True}
@@ -77,36 +79,24 @@ async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> S
 
 
 async def snap_encode(ctx: StepContext) -> StepResult:
-    """TreeDBuilt → SnapEncoded: the new replica from the sector key and the new data (simulated when the sector
-    key is); safe to run again, a new replica and TreeR-last already whole for the same inputs are kept."""
+    """TreeDBuilt → SnapEncoded: the new replica from the sector key and the new data, by the snap_encode processor
+    (simulated when the sector key is); safe to run again, a new replica and TreeR-last already whole for the same
+    inputs are kept."""
     local = await _fetch_sector_key(ctx)
     old_comm_r = bytes.fromhex(ctx.require("old_comm_r"))
     if not await ctx.run_blocking(sealed_for_real, local, old_comm_r):
         return await _simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
-    try:
-        out = await ctx.run_blocking(
-            snap_encode_into,
-            local.sealed,
-            local.cache,
-            local.unsealed,
-            local.path("update"),
-            local.path("update-cache"),
-            ctx.require("sector_size"),
-            cancel=ctx.cancel_token,
-        )
-    except (TreeInputError, ValueError) as error:
-        raise Permanent(f"snap encode: {error}") from error
-    except OSError as error:
-        raise file_failure(error, f"snap encode of {local.name}", writing=local.path("update")) from error
-    if out.comm_d_new.hex() != ctx.require("comm_d"):
-        raise Permanent(f"snap encode: the staged data's CommD {out.comm_d_new.hex()} is not the task's CommD")
-    ctx.log.info("%s: snap encode done, new CommR %s", local.name, out.comm_r_new.hex()[:16])
+    result = await ctx.processors.run("snap_encode", snap_encode_task(ctx, local))
+    comm_d_new, comm_r_new = output_bytes(result, "comm_d_new"), output_bytes(result, "comm_r_new")
+    if comm_d_new.hex() != ctx.require("comm_d"):
+        raise Permanent(f"snap encode: the staged data's CommD {comm_d_new.hex()} is not the task's CommD")
+    ctx.log.info("%s: snap encode done by %s, new CommR %s", local.name, result.processor, comm_r_new.hex()[:16])
     return Outcome(
         "SnapEncode",
         {
-            "comm_r": out.comm_r_new.hex(),
-            "comm_r_cid": sealed_cid(out.comm_r_new),
-            "snap_out": {"comm_r_last": out.comm_r_last_new.hex()},
+            "comm_r": comm_r_new.hex(),
+            "comm_r_cid": sealed_cid(comm_r_new),
+            "snap_out": {"comm_r_last": output_bytes(result, "comm_r_last_new").hex()},
         },
     )
 

@@ -20,7 +20,7 @@ from sealer_fsm.manager import (
 )
 from sealer_fsm.runtime import AbortTask, Outcome, Permanent, StepContext, StepResult, Temporary
 from sealer_fsm.steps._common import call, manager, sector_id
-from sealer_fsm.steps.sealing import read_c1_output
+from sealer_fsm.steps._tasks import read_c1_output
 
 
 def _check_submitted(what: str, reply: SubmitReply) -> None:
@@ -92,17 +92,28 @@ async def wait_seed(ctx: StepContext) -> StepResult:
         await ctx.sleep(answer.delay)
 
 
+def _proof(ctx: StepContext) -> bytes:
+    """The proof in task data: `simulated:<hex>` for a simulated one, plain hex for one an external prover made."""
+    text = ctx.require("proof")
+    try:
+        return simulated.from_text(text) if text.startswith(simulated.TEXT_PREFIX) else bytes.fromhex(text)
+    except (AttributeError, ValueError) as error:
+        raise Permanent(f"the proof in task data is neither simulated nor hex: {str(text)[:24]!r}...") from error
+
+
 async def submit_proof(ctx: StepContext) -> StepResult:
-    """C2Done → ProofSubmitted. The proof is simulated; one of a real C1 is sent with the C1 output it commits to
-    (`simulated.porep_submission`), whose vanilla proofs the devnet verifies. Rejected (an invalid proof) aborts
-    the sector, as the reference worker does."""
-    proof = simulated.from_text(ctx.require("proof"))
+    """C2Done → ProofSubmitted: a simulated proof, or an external prover's. A simulated proof of a real C1 is
+    sent with the C1 output it commits to (`simulated.porep_submission`), whose vanilla proofs the devnet
+    verifies. Rejected (an invalid proof) aborts the sector, as the reference worker does."""
+    proof = _proof(ctx)
     if simulated.c1_digest_of_proof(proof) is not None:
         c1_json = await ctx.run_blocking(read_c1_output, ctx.require("c1_out"), "SubmitProof")
         proof = simulated.porep_submission(proof, c1_json)
     reset = bool(ctx.data.get("proof_resubmit"))
     reply = await call("SubmitProof", manager(ctx).submit_proof(sector_id(ctx), proof, reset))
     _check_submitted(f"proof of {ctx.sector}", reply)
+    if reply.desc:
+        ctx.log.info("%s: proof %s: %s", ctx.sector, reply.result.name, reply.desc)
     return Outcome("SubmitProof", {"proof_resubmit": False})
 
 
@@ -123,7 +134,7 @@ async def submit_snapup_proof(ctx: StepContext) -> StepResult:
         comm_d=bytes.fromhex(ctx.require("comm_d")),
         access_instance=ctx.require("persist_instance"),
         piece_cids=[deal["piece_cid"] for deal in ctx.require("deals")],
-        proof=simulated.from_text(ctx.require("proof")),
+        proof=_proof(ctx),
     )
     reply = await call("SubmitSnapUpProof", manager(ctx).submit_snapup_proof(sector_id(ctx), proof))
     detail = f"snapup proof of {ctx.sector} {reply.result.name}" + (f": {reply.desc}" if reply.desc else "")

@@ -25,6 +25,7 @@ def immediate_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite already rolled back after some errors (a full disk): keep their message
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")

@@ -1,27 +1,39 @@
-"""Durable task state in SQLite (WAL): a task table and an append-only history table.
+"""Durable task state in SQLite (WAL): a task table, its append-only history, and the plan versions tasks follow.
 
 Every write that moves a task is one transaction that updates the task row and appends its history row, so a
 SIGKILL at any instant leaves either both or neither. The update is guarded by the state it expects to leave:
-a write based on a stale view of the task fails instead of overwriting a newer state.
+a write based on a stale view of the task fails instead of overwriting a newer state. Writes run on the store's
+writer thread and commit in groups (see `_writer`); each returns a `Commit` resolving to the new record.
+
+The store stores what it is given: it reads no step's data keys (the runtime says which sector a task holds).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm.store._connection import connect_wal, immediate_transaction
+from sealer_fsm.store._errors import StaleTaskError, StoreError, storage_error
+from sealer_fsm.store._identity import DatabaseKind, identify, open_database, register_kind
+from sealer_fsm.store._records import (
+    HISTORY_COLUMNS,
+    TASK_COLUMNS,
+    Change,
+    Deferred,
+    HistoryEntry,
+    Pause,
+    TaskRecord,
+    row_to_task,
+)
+from sealer_fsm.store._writer import Commit, Writer
 
-SCHEMA_VERSION = 1
 DATABASE_NAME = "sealer-fsm.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
+_TASKS = """
+CREATE TABLE tasks (
     id INTEGER PRIMARY KEY,
     thread INTEGER NOT NULL,
     plan TEXT NOT NULL,
@@ -37,9 +49,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     state_since REAL NOT NULL,
     closed_at REAL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_task_per_thread ON tasks (thread) WHERE closed_at IS NULL;
-CREATE INDEX IF NOT EXISTS tasks_by_sector ON tasks (sector);
-CREATE TABLE IF NOT EXISTS history (
+CREATE UNIQUE INDEX one_open_task_per_thread ON tasks (thread) WHERE closed_at IS NULL;
+CREATE INDEX tasks_by_sector ON tasks (sector);
+CREATE TABLE history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id INTEGER NOT NULL REFERENCES tasks (id),
     at REAL NOT NULL,
@@ -51,115 +63,53 @@ CREATE TABLE IF NOT EXISTS history (
     reason TEXT,
     payload TEXT
 );
-CREATE INDEX IF NOT EXISTS history_by_task ON history (task_id, seq);
+CREATE INDEX history_by_task ON history (task_id, seq);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Version 2: who paused a task, when and why; the plan version each task follows; the version lives in the
+# SQLite header (user_version), no longer in a meta table.
+_TO_VERSION_2 = """
+ALTER TABLE tasks ADD COLUMN plan_hash TEXT;
+ALTER TABLE tasks ADD COLUMN paused_by TEXT;
+ALTER TABLE tasks ADD COLUMN paused_at REAL;
+ALTER TABLE tasks ADD COLUMN pause_reason TEXT;
+CREATE TABLE plans (hash TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL);
+DROP TABLE meta;
 """
 
-_PAYLOAD_SUMMARY_LIMIT = 240
+
+# Version 3: calls owed to another party (ReportAborted) that failed, kept until a retry succeeds.
+_TO_VERSION_3 = """
+CREATE TABLE deferred (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""
 
 
-class StaleTaskError(RuntimeError):
-    """The task was not in the state the writer expected: someone else moved it first."""
+def _legacy_version(db: sqlite3.Connection, tables: set[str]) -> int | None:
+    """Version 1 databases kept their version in `meta` and left the SQLite header unstamped."""
+    if not {"meta", "tasks", "history"} <= tables:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 1 if row is not None and row[0] == "1" else None
 
 
-class StoreError(RuntimeError):
-    """The database cannot be used (wrong schema version, not a sealer-fsm database)."""
-
-
-@dataclass
-class TaskRecord:
-    id: int
-    thread: int
-    plan: str
-    plan_path: str
-    state: str
-    prev_state: str | None
-    retry: int
-    paused: bool
-    last_error: str | None
-    sector: str | None
-    data: dict[str, Any]
-    created_at: float
-    state_since: float
-    closed_at: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The `sectors list --json` shape."""
-        return {
-            "sector": self.sector,
-            "plan": self.plan,
-            "state": self.state,
-            "thread": self.thread,
-            "paused": self.paused,
-            "last_error": self.last_error,
-            "retry": self.retry,
-            "comm_d": self.data.get("comm_d_cid"),
-            "comm_r": self.data.get("comm_r_cid"),
-        }
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    seq: int
-    task_id: int
-    at: float
-    from_state: str
-    event: str | None
-    to_state: str
-    failure: str | None = None
-    actor: str = "step"
-    reason: str | None = None
-    payload: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The `sectors history --json` shape, plus who asked and why for operator actions."""
-        entry: dict[str, Any] = {
-            "seq": self.seq,
-            "at": self.at,
-            "from": self.from_state,
-            "event": self.event,
-            "to": self.to_state,
-            "failure": self.failure,
-        }
-        if self.actor != "step":
-            entry["actor"] = self.actor
-            entry["reason"] = self.reason
-        return entry
-
-
-@dataclass(frozen=True)
-class Change:
-    """One durable step of a task: a state change, or a failure recorded in place (source == destination)."""
-
-    source: str
-    event: str | None
-    destination: str
-    at: float
-    data_updates: dict[str, Any] = field(default_factory=dict)
-    failure: str | None = None
-    actor: str = "step"
-    reason: str | None = None
-    retry: int = 0
-    paused: bool = False
-    last_error: str | None = None
-
-
-def _row_to_task(row: sqlite3.Row) -> TaskRecord:
-    return TaskRecord(
-        id=row["id"],
-        thread=row["thread"],
-        plan=row["plan"],
-        plan_path=row["plan_path"],
-        state=row["state"],
-        prev_state=row["prev_state"],
-        retry=row["retry"],
-        paused=bool(row["paused"]),
-        last_error=row["last_error"],
-        sector=row["sector"],
-        data=json.loads(row["data"]),
-        created_at=row["created_at"],
-        state_since=row["state_since"],
-        closed_at=row["closed_at"],
+TASK_DATABASE = register_kind(
+    DatabaseKind(
+        name="a sealer-fsm task database",
+        application_id=int.from_bytes(b"sFSM", "big"),
+        version=3,
+        schema=_TASKS + _TO_VERSION_2 + _TO_VERSION_3,
+        upgrades={1: _TO_VERSION_2, 2: _TO_VERSION_3},
+        legacy_version=_legacy_version,
     )
+)
+_PAYLOAD_SUMMARY_LIMIT = 240
 
 
 def _summarise(updates: dict[str, Any]) -> str | None:
@@ -169,93 +119,125 @@ def _summarise(updates: dict[str, Any]) -> str | None:
     return text if len(text) <= _PAYLOAD_SUMMARY_LIMIT else text[: _PAYLOAD_SUMMARY_LIMIT - 1] + "…"
 
 
+def _pause_columns(pause: Pause | None, at: float) -> tuple[int, str | None, float | None, str | None]:
+    return (0, None, None, None) if pause is None else (1, pause.actor, at, pause.reason)
+
+
 class TaskStore:
     """The worker's database. One instance per process; all writes go through its methods."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, synchronous: str = "FULL") -> None:
         """`synchronous="FULL"` (the default) puts every commit on disk, so a power cut, not only a killed
-        process, loses nothing applied; "NORMAL" survives a killed process only (test launchers use it)."""
+        process, loses nothing applied; "NORMAL" survives a killed process only (test launchers use it).
+
+        A missing file starts a new database; anything else must be ours (StoreError in one sentence if not)."""
         self.path = Path(path)
+        self._writer: Writer | None = None
         if readonly:
-            if not self.path.is_file():
-                raise StoreError(f"no sealer-fsm database at {self.path}")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db = self._open_readonly()
         else:
-            self._db = connect_wal(self.path)
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            # One transaction, so a reader never sees the tables without their schema version.
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA}"
-                f" INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
-            )
-        self._check_version()
+            self._writer = Writer(open_database(self.path, TASK_DATABASE, synchronous=synchronous), self.path, "store")
+            self._db = self._connect_reader(f"file:{self.path.resolve()}")
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            raise StoreError(f"no sealer-fsm database at {self.path}")
+        try:
+            version = identify(self.path, TASK_DATABASE)
+        except OSError as error:
+            raise storage_error(self.path, "read", error) from error
+        if version != TASK_DATABASE.version:
+            raise StoreError(f"{self.path} has schema version {version}; start the worker once to upgrade it")
+        return self._connect_reader(f"file:{self.path.resolve()}?mode=ro")
+
+    @staticmethod
+    def _connect_reader(uri: str) -> sqlite3.Connection:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = 5000")
+        return db
 
     @classmethod
     def in_home(cls, home: str | Path, **options: Any) -> TaskStore:
         return cls(Path(home) / DATABASE_NAME, **options)
 
     def close(self) -> None:
+        """Finish the writes already submitted, then close."""
+        if self._writer is not None:
+            self._writer.close()
         self._db.close()
 
-    def _check_version(self) -> None:
-        try:
-            tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables == 0:
-                raise StoreError(f"{self.path} has no tables yet: the worker is still creating it")
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path} is not a sealer-fsm database ({error})") from error
-        if row is None or int(row["value"]) != SCHEMA_VERSION:
-            found = row["value"] if row else "none"
-            raise StoreError(f"{self.path} has schema version {found}, this worker needs {SCHEMA_VERSION}")
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far by this instance (several writes may share one)."""
+        return 0 if self._writer is None else self._writer.commits
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._db)
+    def _write(self, write: Any) -> Commit[Any]:
+        if self._writer is None:
+            raise StoreError(f"{self.path} is open read-only")
+        return self._writer.submit(write)
 
-    # -- tasks -------------------------------------------------------------------------------------------------
-
-    def open_task(self, thread: int) -> TaskRecord | None:
-        row = self._db.execute("SELECT * FROM tasks WHERE thread = ? AND closed_at IS NULL", (thread,)).fetchone()
-        return None if row is None else _row_to_task(row)
-
-    def task(self, task_id: int) -> TaskRecord:
-        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        if row is None:
-            raise KeyError(task_id)
-        return _row_to_task(row)
+    # -- writes: each returns a Commit resolving to the new record once it is on disk -------------------------
 
     def create_task(
-        self, thread: int, plan: str, plan_path: str, state: str, at: float, *, paused: bool = False
-    ) -> TaskRecord:
-        with self._transaction() as db:
+        self,
+        thread: int,
+        plan: str,
+        plan_path: str,
+        state: str,
+        at: float,
+        *,
+        plan_hash: str | None = None,
+        pause: Pause | None = None,
+    ) -> Commit[TaskRecord]:
+        def write(db: sqlite3.Connection) -> TaskRecord:
             cursor = db.execute(
-                "INSERT INTO tasks (thread, plan, plan_path, state, paused, created_at, state_since)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (thread, plan, plan_path, state, int(paused), at, at),
+                "INSERT INTO tasks (thread, plan, plan_path, plan_hash, state, paused, paused_by, paused_at,"
+                " pause_reason, created_at, state_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread, plan, plan_path, plan_hash, state, *_pause_columns(pause, at), at, at),
             )
-        return self.task(cursor.lastrowid)
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table always has one
+            return _read_task(db, cursor.lastrowid)
 
-    def record(self, task: TaskRecord, change: Change) -> TaskRecord:
-        """Apply `change` to `task` and append its history row in one transaction; returns the new record."""
-        data = {**task.data, **change.data_updates}
-        sector = data.get("sector_id", task.sector)
+        return self._write(write)
+
+    def record(self, task: TaskRecord, change: Change) -> Commit[TaskRecord]:
+        """Apply `change` to `task` and append its history row in one transaction."""
         moved = change.destination != change.source
-        with self._transaction() as db:
+        data = {**task.data, **change.data_updates}
+        paused, paused_by, paused_at, pause_reason = _pause_columns(change.pause, change.at)
+        updated = dataclasses.replace(
+            task,
+            state=change.destination,
+            prev_state=change.source if moved else task.prev_state,
+            retry=change.retry,
+            paused=bool(paused),
+            paused_by=paused_by,
+            paused_at=paused_at,
+            pause_reason=pause_reason,
+            last_error=change.last_error,
+            sector=task.sector if change.sector is None else change.sector,
+            data=data,
+            state_since=change.at if moved else task.state_since,
+        )
+
+        def write(db: sqlite3.Connection) -> TaskRecord:
             cursor = db.execute(
-                "UPDATE tasks SET state = ?, prev_state = ?, retry = ?, paused = ?, last_error = ?, sector = ?,"
-                " data = ?, state_since = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
+                "UPDATE tasks SET state = ?, prev_state = ?, retry = ?, paused = ?, paused_by = ?, paused_at = ?,"
+                " pause_reason = ?, last_error = ?, sector = ?, data = ?, state_since = ?"
+                " WHERE id = ? AND state = ? AND closed_at IS NULL",
                 (
-                    change.destination,
-                    change.source if moved else task.prev_state,
-                    change.retry,
-                    int(change.paused),
-                    change.last_error,
-                    sector,
+                    updated.state,
+                    updated.prev_state,
+                    updated.retry,
+                    paused,
+                    paused_by,
+                    paused_at,
+                    pause_reason,
+                    updated.last_error,
+                    updated.sector,
                     json.dumps(data, sort_keys=True),
-                    change.at if moved else task.state_since,
+                    updated.state_since,
                     task.id,
                     change.source,
                 ),
@@ -277,55 +259,166 @@ class TaskStore:
                     _summarise(change.data_updates),
                 ),
             )
-        task.state, task.prev_state = change.destination, (change.source if moved else task.prev_state)
-        task.retry, task.paused, task.last_error, task.sector, task.data = (
-            change.retry,
-            change.paused,
-            change.last_error,
-            sector,
-            data,
+            return updated
+
+        return self._write(write)
+
+    def update_control(
+        self, task: TaskRecord, *, retry: int, pause: Pause | None, last_error: str | None, at: float
+    ) -> Commit[TaskRecord]:
+        """Persist the retry counter, the pause (who, when, why) and the last error, which change without a
+        history row."""
+
+        columns = _pause_columns(pause, at)
+        updated = dataclasses.replace(
+            task,
+            retry=retry,
+            paused=bool(columns[0]),
+            paused_by=columns[1],
+            paused_at=columns[2],
+            pause_reason=columns[3],
+            last_error=last_error,
         )
-        if moved:
-            task.state_since = change.at
-        return task
 
-    def update_control(self, task: TaskRecord, *, retry: int, paused: bool, last_error: str | None) -> None:
-        """Persist the retry counter, paused flag and last error, which change without a history row."""
-        with self._transaction() as db:
+        def write(db: sqlite3.Connection) -> TaskRecord:
             db.execute(
-                "UPDATE tasks SET retry = ?, paused = ?, last_error = ? WHERE id = ?",
-                (retry, int(paused), last_error, task.id),
+                "UPDATE tasks SET retry = ?, paused = ?, paused_by = ?, paused_at = ?, pause_reason = ?,"
+                " last_error = ? WHERE id = ?",
+                (retry, *columns, last_error, task.id),
             )
-        task.retry, task.paused, task.last_error = retry, paused, last_error
+            return updated
 
-    def close_task(self, task: TaskRecord, at: float) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE tasks SET closed_at = ?, paused = 0 WHERE id = ?", (at, task.id))
-        task.closed_at = at
-        task.paused = False
+        return self._write(write)
+
+    def save_data(self, task: TaskRecord, updates: dict[str, Any]) -> Commit[TaskRecord]:
+        """Add task data without a state change (a step's note to itself, kept across a crash)."""
+        updated = dataclasses.replace(task, data={**task.data, **updates})
+
+        def write(db: sqlite3.Connection) -> TaskRecord:
+            cursor = db.execute(
+                "UPDATE tasks SET data = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
+                (json.dumps(updated.data, sort_keys=True), task.id, task.state),
+            )
+            if cursor.rowcount != 1:
+                raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
+            return updated
+
+        return self._write(write)
+
+    def update_plan(self, task: TaskRecord, plan_hash: str) -> Commit[TaskRecord]:
+        """Move a task that has not left its state to another plan version (a new attempt after Idle answers)."""
+
+        def write(db: sqlite3.Connection) -> TaskRecord:
+            cursor = db.execute(
+                "UPDATE tasks SET plan_hash = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
+                (plan_hash, task.id, task.state),
+            )
+            if cursor.rowcount != 1:
+                raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
+            return dataclasses.replace(task, plan_hash=plan_hash)
+
+        return self._write(write)
+
+    def close_task(self, task: TaskRecord, at: float) -> Commit[TaskRecord]:
+        def write(db: sqlite3.Connection) -> TaskRecord:
+            db.execute(
+                "UPDATE tasks SET closed_at = ?, paused = 0, paused_by = NULL, paused_at = NULL,"
+                " pause_reason = NULL WHERE id = ?",
+                (at, task.id),
+            )
+            return dataclasses.replace(
+                task, closed_at=at, paused=False, paused_by=None, paused_at=None, pause_reason=None
+            )
+
+        return self._write(write)
+
+    def keep_plan(self, plan_hash: str, name: str, path: str, text: str) -> Commit[None]:
+        """Keep a plan version's text, so the tasks that follow it can load it after the file changed."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO plans (hash, name, path, text) VALUES (?, ?, ?, ?)",
+                (plan_hash, name, path, text),
+            )
+
+        return self._write(write)
+
+    def defer(self, deferred: Deferred) -> Commit[None]:
+        """Keep a call owed to another party until `settle_deferred`; a second one for the same key is ignored."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO deferred (key, kind, payload, created_at, attempts, last_error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    deferred.key,
+                    deferred.kind,
+                    json.dumps(deferred.payload, sort_keys=True),
+                    deferred.created_at,
+                    deferred.attempts,
+                    deferred.last_error,
+                ),
+            )
+
+        return self._write(write)
+
+    def settle_deferred(self, key: str) -> Commit[None]:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM deferred WHERE key = ?", (key,))
+
+        return self._write(write)
+
+    def deferred_failed(self, key: str, error: str) -> Commit[None]:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE deferred SET attempts = attempts + 1, last_error = ? WHERE key = ?", (error, key))
+
+        return self._write(write)
 
     # -- reading -----------------------------------------------------------------------------------------------
 
+    def open_task(self, thread: int) -> TaskRecord | None:
+        row = self._db.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE thread = ? AND closed_at IS NULL", (thread,)
+        ).fetchone()
+        return None if row is None else row_to_task(row)
+
+    def task(self, task_id: int) -> TaskRecord:
+        return _read_task(self._db, task_id)
+
     def tasks(self) -> list[TaskRecord]:
-        return [_row_to_task(row) for row in self._db.execute("SELECT * FROM tasks ORDER BY id").fetchall()]
+        return [row_to_task(row) for row in self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY id")]
 
     def tasks_for_sector(self, sector: str) -> list[TaskRecord]:
-        rows = self._db.execute("SELECT * FROM tasks WHERE sector = ? ORDER BY id", (sector,)).fetchall()
-        return [_row_to_task(row) for row in rows]
+        rows = self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE sector = ? ORDER BY id", (sector,))
+        return [row_to_task(row) for row in rows]
+
+    def plan_text(self, plan_hash: str) -> str | None:
+        row = self._db.execute("SELECT text FROM plans WHERE hash = ?", (plan_hash,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def deferred(self) -> list[Deferred]:
+        rows = self._db.execute(
+            "SELECT key, kind, payload, created_at, attempts, last_error FROM deferred ORDER BY created_at, key"
+        )
+        return [Deferred(**{**dict(row), "payload": json.loads(row["payload"])}) for row in rows]
 
     def last_move(self, task_id: int) -> HistoryEntry | None:
         """The newest history row that changed the task's state (failures recorded in place are skipped)."""
         row = self._db.execute(
-            "SELECT seq, task_id, at, from_state, event, to_state, failure, actor, reason, payload"
-            " FROM history WHERE task_id = ? AND event IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE task_id = ? AND event IS NOT NULL ORDER BY seq DESC LIMIT 1",
             (task_id,),
         ).fetchone()
         return None if row is None else HistoryEntry(*row)
 
     def history(self, task_id: int) -> list[HistoryEntry]:
         rows = self._db.execute(
-            "SELECT seq, task_id, at, from_state, event, to_state, failure, actor, reason, payload"
-            " FROM history WHERE task_id = ? ORDER BY seq",
-            (task_id,),
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE task_id = ? ORDER BY seq", (task_id,)
         ).fetchall()
         return [HistoryEntry(*row) for row in rows]
+
+
+def _read_task(db: sqlite3.Connection, task_id: int) -> TaskRecord:
+    row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise KeyError(task_id)
+    return row_to_task(row)

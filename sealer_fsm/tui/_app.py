@@ -31,5 +31,5 @@ class SealerFsmApp(App[None]):
     def on_unmount(self) -> None:
         gc.set_threshold(*self._previous_gc_thresholds)
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         return ThreadsScreen(self.controller, self.refresh_interval)

@@ -27,7 +27,9 @@ class ConfirmScreen(ModalScreen[Confirmed | None]):
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $warning; padding: 0 1; }
+    ConfirmScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 100%; border: thick $warning; padding: 0 1;
+    }
     """
 
     def __init__(self, title: str, body: Text | str, *, ask_reason: bool = False) -> None:

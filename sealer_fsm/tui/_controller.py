@@ -28,6 +28,15 @@ class ControllerError(Exception):
 class WorkerSummary:
     name: str
     version: str
+    # Plan files edited into something that does not load: (file, its faults). Their threads keep the last
+    # valid version, which only the log said before.
+    plan_warnings: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> WorkerSummary:
+        """From `SealerFsm.Info`."""
+        warnings = tuple(sorted((info.get("plan_warnings") or {}).items()))
+        return cls(name=info["name"], version=info["version"], plan_warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class ThreadRow:
     retry: int
     last_error: str | None
     paused: bool
+    waiting_for: str | None = None  # what a Waiting thread waits for ("pc1 slot (2/2 busy)", "lock gpu")
 
     @classmethod
     def from_worker_info(cls, info: dict[str, Any]) -> ThreadRow:
@@ -61,6 +71,7 @@ class ThreadRow:
             retry=int(info.get("retry") or 0),
             last_error=info.get("last_error"),
             paused=bool(info.get("paused")),
+            waiting_for=info.get("waiting_for"),
         )
 
 

@@ -27,17 +27,20 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 100; height: auto; max-height: 90%; border: thick $accent; padding: 0 1; }
+    HelpScreen > VerticalScroll {
+        width: 100; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; padding: 0 1;
+    }
     """
 
-    def __init__(self, bindings: Iterable[Binding]) -> None:
+    def __init__(self, keys: Iterable[Binding]) -> None:
         super().__init__()
-        self._bindings = list(bindings)
+        # Not `_bindings`: that is Textual's own map of this screen's keys, which its key dispatch reads.
+        self._keys = list(keys)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("Keys", classes="title")
-            yield Static(key_table(self._bindings))
+            yield Static(key_table(self._keys))
             yield Static(
                 "Pause takes effect at the thread's next checkpoint; pause now also cancels the running step, which "
                 "runs again on resume. Only a paused thread can be resumed or aborted. Marked threads (space) are "

@@ -29,7 +29,8 @@ class LocalController:
         self._worker = worker
 
     async def worker_info(self) -> WorkerSummary:
-        return WorkerSummary(name=self._worker.name, version=__version__)
+        warnings = tuple(sorted(self._worker.plan_warnings().items()))
+        return WorkerSummary(name=self._worker.name, version=__version__, plan_warnings=warnings)
 
     async def threads(self) -> list[ThreadRow]:
         return [ThreadRow.from_worker_info(info.to_worker_info()) for info in self._worker.threads()]

@@ -37,7 +37,10 @@ def _abort_line(row: ThreadRow) -> Text:
     line = _thread_label(row)
     line.append(f"{dash(row.state)} → ")
     line.append(ABORT_STATE, style="bold red")
-    line.append(": the sector is dropped, its files are cleaned, and the thread takes the next task")
+    if row.sector is None:
+        line.append(": the task (which has no sector yet) is closed, and the thread takes the next task")
+    else:
+        line.append(": the sector is dropped, its files are cleaned, and the thread takes the next task")
     return line
 
 

@@ -28,8 +28,7 @@ class RemoteController:
                 raise ControllerError(str(error), connection_lost=error.code is None) from error
 
     async def worker_info(self) -> WorkerSummary:
-        info = await self._call("SealerFsm.Info")
-        return WorkerSummary(name=info["name"], version=info["version"])
+        return WorkerSummary.from_info(await self._call("SealerFsm.Info"))
 
     async def threads(self) -> list[ThreadRow]:
         return [ThreadRow.from_worker_info(info) for info in await self._call("VenusWorker.WorkerList")]

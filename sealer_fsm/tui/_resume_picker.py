@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Footer, Input, OptionList, Static
@@ -35,14 +36,20 @@ def _option_label(state: PlanState) -> Text:
 
 
 class ResumePicker(ModalScreen[ResumeChoice | None]):
-    """Enter picks the highlighted state (from the list or the reason field); Escape leaves everything unchanged."""
+    """Enter picks the highlighted state from anywhere in the picker (the list, the reason, the force box, where
+    Textual's own Enter would toggle it); space ticks the box; Escape leaves everything unchanged."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Choose", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
 
     DEFAULT_CSS = """
     ResumePicker { align: center middle; }
-    ResumePicker > Vertical { width: 90; height: auto; max-height: 90%; border: thick $accent; padding: 0 1; }
-    ResumePicker OptionList { height: auto; max-height: 20; }
+    ResumePicker > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 100%; border: thick $accent; padding: 0 1;
+    }
+    ResumePicker OptionList { height: auto; max-height: 12; }
     """
 
     def __init__(self, title: str, states: list[PlanState], preselected: str | None) -> None:
@@ -60,7 +67,7 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
             yield OptionList(*options, id="states")
             yield Input(placeholder="reason (optional; kept in the task's history)", id="reason")
             yield Checkbox("force: jump even if the task lacks the data that state needs", id="force")
-            yield Static("enter: choose   tab: next field   esc: cancel", classes="hint")
+            yield Static("enter: choose   tab: next field   space: tick force   esc: cancel", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -70,14 +77,11 @@ class ResumePicker(ModalScreen[ResumeChoice | None]):
         states.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """A click on a state chooses it, as Enter does."""
         event.stop()
-        self._choose()
+        self.action_choose()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._choose()
-
-    def _choose(self) -> None:
+    def action_choose(self) -> None:
         option = self.query_one("#states", OptionList).highlighted_option
         if option is None:
             return

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from sealer_fsm.tui._controller import THREAD_STATES, ThreadRow, WorkerSummary
 from sealer_fsm.tui._format import thread_state_style
+from sealer_fsm.wording import refused_plan_edit
 
 
 def summary_text(
@@ -29,4 +30,16 @@ def summary_text(
         text.append(f"   filter {query!r}: {shown} shown", style="cyan")
     if marked:
         text.append(f"   {marked} marked", style="bold magenta")
+    for path, faults in worker.plan_warnings if worker is not None else ():
+        text.append("\n")
+        text.append_text(plan_warning_text(path, faults))
+    return text
+
+
+def plan_warning_text(path: str, faults: str) -> Text:
+    """One line per refused plan edit, in the warning colours."""
+    sentence = refused_plan_edit(path, faults)
+    head, rest = sentence.split(": ", 1)
+    text = Text(f"{head}:", style="bold black on yellow")
+    text.append(f" {rest}", style="yellow")
     return text

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -32,26 +33,28 @@ from sealer_fsm.tui._resume_picker import ResumePicker
 from sealer_fsm.tui._summary import summary_text
 from sealer_fsm.tui._thread_table import ThreadTable, matches_filter
 
+# The keys of the thread view, in the order the help screen (`?`) lists them.
+KEYS = [
+    Binding("p", "pause(False)", "Pause", tooltip="pause at the thread's next checkpoint"),
+    Binding("P", "pause(True)", "Pause now", key_display="P", tooltip="pause at once, cancelling the running step"),
+    Binding("r", "resume", "Resume", tooltip="pick the state to resume into (or Abort), then confirm"),
+    Binding("a", "abort", "Abort", tooltip="drop the paused task's sector, after confirmation"),
+    Binding("slash", "filter", "Filter", key_display="/", tooltip="show only threads whose state or text matches"),
+    Binding("space", "mark", "Mark", tooltip="mark or unmark a thread; p, P, r and a then act on all marked"),
+    Binding("escape", "clear", "Clear", key_display="esc", tooltip="clear the filter and the marks"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="this list"),
+    Binding("q", "quit", "Quit", tooltip="leave the UI"),
+]
+
 
 class ThreadsScreen(Screen[None]):
-    BINDINGS = [
-        Binding("p", "pause(False)", "Pause", tooltip="pause at the thread's next checkpoint"),
-        Binding("P", "pause(True)", "Pause now", key_display="P", tooltip="pause at once, cancelling the running step"),
-        Binding("r", "resume", "Resume", tooltip="pick the state to resume into (or Abort), then confirm"),
-        Binding("a", "abort", "Abort", tooltip="drop the paused task's sector, after confirmation"),
-        Binding("slash", "filter", "Filter", key_display="/", tooltip="show only threads whose state or text matches"),
-        Binding("space", "mark", "Mark", tooltip="mark or unmark a thread; p, P, r and a then act on all marked"),
-        Binding("escape", "clear", "Clear", key_display="esc", tooltip="clear the filter and the marks"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this list"),
-        Binding("q", "quit", "Quit", tooltip="leave the UI"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(KEYS)
 
     DEFAULT_CSS = """
-    ThreadsScreen #summary { height: 1; background: $panel; padding: 0 1; }
-    ThreadsScreen #threads { height: 1fr; }
-    ThreadsScreen #detail { height: 40%; border-top: solid $accent; padding: 0 1; }
-    ThreadsScreen #detail-title, ThreadsScreen #plan-path { height: auto; }
-    ThreadsScreen #history { height: 1fr; }
+    ThreadsScreen #summary { height: auto; max-height: 3; background: $panel; padding: 0 1; }
+    ThreadsScreen #threads { max-height: 60%; }
+    ThreadsScreen #detail { height: 1fr; min-height: 6; border-top: solid $accent; padding: 0 1; }
+    ThreadsScreen #detail-title, ThreadsScreen #plan-path, ThreadsScreen #history { height: auto; }
     ThreadsScreen #filter { display: none; }
     ThreadsScreen #status { height: 1; padding: 0 1; }
     """
@@ -66,6 +69,7 @@ class ThreadsScreen(Screen[None]):
         self._marked: set[int] = set()
         self._query = ""
         self._connected = True
+        self._summary = Text()
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
@@ -95,8 +99,8 @@ class ThreadsScreen(Screen[None]):
         """Fetch every thread and redraw; a failure leaves the last picture up and says why."""
         async with self._refresh_lock:
             try:
-                if self._worker is None or not self._connected:
-                    self._worker = await self._controller.worker_info()
+                # Every refresh: the worker's plan warnings change while it runs.
+                self._worker = await self._controller.worker_info()
                 rows = await self._controller.threads()
             except ControllerError as error:
                 self._connection_failed(error)
@@ -126,7 +130,9 @@ class ThreadsScreen(Screen[None]):
             query=self._query,
             connected=self._connected,
         )
-        self.query_one("#summary", Static).update(summary)
+        if summary != self._summary:  # an unchanged header is not laid out again
+            self._summary = summary
+            self.query_one("#summary", Static).update(summary)
 
     async def _refresh_detail(self) -> None:
         pane = self.query_one(DetailPane)
@@ -216,7 +222,9 @@ class ThreadsScreen(Screen[None]):
 
         async def abort(row: ThreadRow) -> str:
             await self._controller.resume(row.index, ABORT_STATE, False, confirmed.reason)
-            return f"thread {row.index}: task {row.sector or '-'} aborted"
+            if row.sector is None:
+                return f"thread {row.index}: task aborted (it had no sector yet)"
+            return f"thread {row.index}: sector {row.sector} aborted"
 
         await self._act_on(rows, abort)
 
@@ -252,9 +260,8 @@ class ThreadsScreen(Screen[None]):
         index = table.selected_index()
         if index is None:
             return
-        self._marked ^= {index}
+        self._marked ^= {index}  # the cursor stays: "down, space, down, space" marks the two threads it passed
         self._redraw()
-        table.action_cursor_down()
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -281,7 +288,7 @@ class ThreadsScreen(Screen[None]):
         self.query_one(ThreadTable).focus()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.BINDINGS))
+        self.app.push_screen(HelpScreen(KEYS))
 
     def action_quit(self) -> None:
         self.app.exit()

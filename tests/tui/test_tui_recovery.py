@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import OptionList
+from textual.widgets import Checkbox, OptionList
 from tui_harness import TICKET_EXPIRED, Script, Session, local_session, run
 
 from sealer_fsm.runtime import FORCED_EVENT, Worker
@@ -36,7 +36,7 @@ def test_resume_into_an_earlier_state_through_the_picker(tmp_path: Path) -> None
     async def scenario() -> None:
         async with local_session(tmp_path, ["sealer", "sealer", "snapup"], Script(fail_at={1: "TicketAssigned"})) as s:
             sector = await paused_thread(s, 1)
-            assert TICKET_EXPIRED in s.cells(1)[9]
+            assert TICKET_EXPIRED in s.cells(1)["error"]
             await s.pilot.press("r")
             assert isinstance(s.app.screen, ResumePicker)
             options = s.app.screen.query_one(OptionList)
@@ -153,7 +153,7 @@ def test_pause_at_the_next_checkpoint_then_resume_as_it_is(tmp_path: Path) -> No
             await s.wait_until(lambda: s.worker.thread(0).paused, "thread 0 pauses")
             assert s.worker.thread(0).last_error is None
             state = s.worker.thread(0).state
-            await s.wait_until(lambda: s.cells(0)[6] == "Paused", "the table shows it")
+            await s.wait_until(lambda: s.cells(0)["thread"] == "Paused", "the table shows it")
             await s.pilot.press("r", "enter", "y")  # the current state is preselected: run it again
             await s.wait_until(lambda: not s.worker.thread(0).paused, "thread 0 runs again")
             assert FORCED_EVENT not in [e.event for e in s.worker.history(0) if e.from_state == state]
@@ -168,5 +168,40 @@ def test_pause_now_cancels_the_running_step(tmp_path: Path) -> None:
             await s.select(0)
             await s.pilot.press("P")
             await s.wait_until(lambda: s.worker.thread(0).paused, "thread 0 pauses at once")
+
+    run(scenario)
+
+
+def test_marking_leaves_the_cursor_where_it_is(tmp_path: Path) -> None:
+    """ "down, space, down, space" marks the two threads the cursor passed, and P pauses exactly those."""
+
+    async def scenario() -> None:
+        async with local_session(tmp_path, ["sealer"] * 4, Script(step_seconds=0.3), refresh=0.25) as s:
+            await s.select(0)
+            await s.pilot.press("down", "space", "down", "space")
+            assert s.screen.marked == {1, 2}
+            assert s.table.selected_index() == 2
+            await s.pilot.press("P")
+            await s.wait_until(lambda: s.worker.thread(1).paused and s.worker.thread(2).paused, "1 and 2 pause")
+            assert not s.worker.thread(0).paused and not s.worker.thread(3).paused
+
+    run(scenario)
+
+
+def test_enter_on_the_force_box_chooses_and_space_ticks_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        script = Script(fail_at={1: "TicketAssigned"}, step_seconds=0.3)
+        async with local_session(tmp_path, ["sealer", "sealer"], script, refresh=0.25) as s:
+            await paused_thread(s, 1)
+            for tick, forced in ((), False), (("space",), True):
+                await s.pilot.press("r")
+                await s.pick_state("TreeDBuilt")
+                await s.pilot.press("tab", "tab", *tick)  # past the reason, onto the force box
+                assert s.app.screen.query_one("#force", Checkbox).has_focus
+                await s.pilot.press("enter")
+                assert isinstance(s.app.screen, ConfirmScreen), "enter chose the state"
+                what = str(s.app.screen.query_one("#what-happens").render())
+                assert ("forced" in what) is forced, what
+                await s.pilot.press("n")
 
     run(scenario)

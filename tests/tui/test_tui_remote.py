@@ -18,7 +18,7 @@ def test_resume_into_a_chosen_state_through_the_picker_over_rpc(tmp_path: Path) 
         with worker_process(tmp_path / "home", *PC1_FAILS_ON_THREAD_1) as worker:
             async with remote_session(worker) as s:
                 await s.select_paused(1)
-                assert s.cells(1)[4] == "TicketAssigned"
+                assert s.cells(1)["state"] == "TicketAssigned"
                 await s.pilot.press("r")
                 await s.pick_state("TreeDBuilt")
                 await s.pilot.press("tab")
@@ -61,7 +61,7 @@ def test_a_refused_state_over_rpc_is_shown_and_nothing_changes(tmp_path: Path) -
                     await s.pilot.press("enter", "y")
                     await s.wait_until(lambda: "needs task data" in s.status(), "the refusal is shown")
                     assert client.call("SealerFsm.History", 1)["entries"] == before
-                assert s.cells(1)[4] == "TicketAssigned" and s.cells(1)[6] == "Paused"
+                assert s.cells(1)["state"] == "TicketAssigned" and s.cells(1)["thread"] == "Paused"
                 assert s.app.is_running
 
     run(scenario)

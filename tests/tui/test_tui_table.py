@@ -19,15 +19,18 @@ def assert_table_matches_worker(session: Session) -> None:
     infos = session.worker.threads()
     assert session.table.shown_indices() == [info.index for info in infos]
     for info in infos:
-        _, index, plan, sector, state, stage, thread_state, _, retry, error = session.cells(info.index)
-        assert (index, plan, sector, state, stage) == (
-            str(info.index),
-            info.plan,
-            dash(info.sector),
-            dash(info.state),
-            info.stage,
-        )
-        assert (thread_state, retry, error) == (info.thread_state.value, str(info.retry), dash(info.last_error))
+        cells = session.cells(info.index)
+        assert cells == {
+            "index": f" {info.index}",
+            "plan": info.plan,
+            "sector": dash(info.sector),
+            "state": dash(info.state),
+            "stage": info.stage,
+            "thread": info.thread_state.value,
+            "elapsed": cells["elapsed"],
+            "retry": str(info.retry),
+            "error": dash(info.last_error),
+        }
 
 
 def test_the_table_follows_the_threads_and_keeps_cursor_and_scroll(tmp_path: Path) -> None:
@@ -68,9 +71,9 @@ def test_filter_then_mark_several_threads_and_abort_them_all(tmp_path: Path) -> 
             assert "filter 'ticketassigned': 2 shown" in str(s.screen.query_one("#summary").render())
 
             await s.select(1)
-            await s.pilot.press("space", "space")
+            await s.pilot.press("space", "down", "space")  # marking leaves the cursor where it is
             assert s.screen.marked == {1, 3}
-            assert s.cells(1)[0] == MARK and s.cells(3)[0] == MARK
+            assert s.cells(1)["index"] == f"{MARK}1" and s.cells(3)["index"] == f"{MARK}3"
             await s.pilot.press("a")
             assert isinstance(s.app.screen, ConfirmScreen)
             what = str(s.app.screen.query_one("#what-happens").render())
@@ -92,7 +95,5 @@ def test_filter_then_mark_several_threads_and_abort_them_all(tmp_path: Path) -> 
 
 def test_a_simulated_stage_says_so_in_the_table() -> None:
     row = ThreadRow(0, "sealer", "s-t01000-1", "PC1Done", "PC2", True, "Running", 3.0, 0, None, False)
-    cells = row_cells(row, marked=False)
-    assert ("PC2 (simulated)", "italic") in cells
-    real = row_cells(replace(row, simulated=False, stage="TreeD"), marked=False)
-    assert ("TreeD", "") in real
+    assert row_cells(row, marked=False)["stage"] == ("PC2 (simulated)", "italic")
+    assert row_cells(replace(row, simulated=False, stage="TreeD"), marked=False)["stage"] == ("TreeD", "")

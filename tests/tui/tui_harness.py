@@ -9,6 +9,7 @@ whose ticket expired would.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
@@ -41,6 +44,7 @@ class Script:
 
     fail_at: dict[int, str] = field(default_factory=dict)
     step_seconds: float = 0.2
+    failure: str = TICKET_EXPIRED
     _failed: set[tuple[int, str]] = field(default_factory=set)
     _sector_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -52,8 +56,13 @@ class Script:
         sector = ctx.data.get("sector_id")
         if self.fail_at.get(ctx.thread_index) == ctx.state and (ctx.thread_index, sector) not in self._failed:
             self._failed.add((ctx.thread_index, sector))
-            raise Permanent(TICKET_EXPIRED)
-        event, target = next(iter(spec.on.items()))
+            raise Permanent(self.failure)
+        # The first event that moves forward in the plan (PCSubmitted's first one, ReSubmitPC, loops back).
+        order = list(ctx.plan.states)
+        forward = [
+            (event, to) for event, to in spec.on.items() if to == "Abort" or order.index(to) > order.index(spec.name)
+        ]
+        event, target = (forward or list(spec.on.items()))[0]
         data = {}
         for key in ctx.plan.state(target).requires:
             if key not in ctx.data:
@@ -82,7 +91,8 @@ def write_machine_file(directory: Path, plans: list[str]) -> Path:
     path = directory / "tui-test.toml"
     path.write_text(
         '[worker]\nname = "tui-test"\n\n'
-        '[sealing]\nseal_interval = "0s"\nrecover_interval = "0s"\nmax_retries = 0\n\n' + threads
+        '[sealing]\nseal_interval = "0s"\nrecover_interval = "0s"\nmax_retries = 0\n\n'
+        + threads
         + '[[attached]]\nname = "store"\nlocation = "store"\n'
     )
     return path
@@ -110,8 +120,15 @@ class Session:
     def table(self) -> ThreadTable:
         return self.screen.query_one(ThreadTable)
 
-    def cells(self, index: int) -> list[str]:
-        return [cell.plain if isinstance(cell, Text) else str(cell) for cell in self.table.get_row(str(index))]
+    def cells(self, index: int) -> dict[str, str]:
+        """Thread `index`'s row as the table holds it, by column key (only the columns shown at this width)."""
+        row = self.table.get_row(str(index))
+        keys = [key for key, _ in self.table.column_layout]
+        return {key: cell.plain if isinstance(cell, Text) else str(cell) for key, cell in zip(keys, row, strict=True)}
+
+    def screen_text(self) -> list[str]:
+        """The terminal's lines as the operator sees them now, dialogs included."""
+        return screen_lines(self.app)
 
     def status(self) -> str:
         return str(self.screen.query_one("#status").render())
@@ -131,9 +148,9 @@ class Session:
 
     async def select_paused(self, index: int) -> str:
         """Wait until the table shows thread `index` paused, put the cursor on it; returns its sector."""
-        await self.wait_until(lambda: self.cells(index)[6] == "Paused", f"the table shows thread {index} paused")
+        await self.wait_until(lambda: self.cells(index)["thread"] == "Paused", f"the table shows thread {index} paused")
         await self.select(index)
-        return self.cells(index)[3]
+        return self.cells(index)["sector"]
 
     async def pick_state(self, state: str) -> None:
         """Move the resume picker's highlight to `state` with the arrow keys, as an operator would."""
@@ -146,22 +163,36 @@ class Session:
         await self.pilot.press(*["space" if char == " " else char for char in text])
 
 
+def screen_lines(app: App[None]) -> list[str]:
+    """What the terminal shows, one string per line (the way `App.export_screenshot` renders it, as text)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
 @asynccontextmanager
-async def app_session(controller: Controller, worker: Worker | None = None) -> AsyncIterator[Session]:
-    app = SealerFsmApp(controller, refresh_interval=0.05)
-    async with app.run_test(size=(180, 50)) as pilot:
+async def app_session(
+    controller: Controller, worker: Worker | None = None, size: tuple[int, int] = (180, 50), refresh: float = 0.05
+) -> AsyncIterator[Session]:
+    """The app at `size`, refreshing every `refresh` seconds. Pilot waits after each key until the process is
+    idle (at most a second, twice): a quick refresh and busy threads make every key press cost that second."""
+    app = SealerFsmApp(controller, refresh_interval=refresh)
+    async with app.run_test(size=size) as pilot:
         session = Session(app, pilot, worker)
         await session.wait_until(lambda: session.table.row_count > 0, "the table shows threads")
         yield session
 
 
 @asynccontextmanager
-async def local_session(directory: Path, plans: list[str], script: Script) -> AsyncIterator[Session]:
+async def local_session(
+    directory: Path, plans: list[str], script: Script, size: tuple[int, int] = (180, 50), refresh: float = 0.05
+) -> AsyncIterator[Session]:
     """The worker runs as a task in the app's own event loop, as with `sealer-fsm run --tui`."""
     worker = build_worker(directory, plans, script)
     runner = asyncio.create_task(worker.run())
     try:
-        async with app_session(LocalController(worker), worker) as session:
+        async with app_session(LocalController(worker), worker, size, refresh) as session:
             yield session
     finally:
         worker.drain()

@@ -3,5 +3,6 @@
 from sealer_fsm.manager.devnet._chain import Draws, EpochClock, deal_payload
 from sealer_fsm.manager.devnet._db import DATABASE_NAME
 from sealer_fsm.manager.devnet._manager import CC_SHARE, DevnetManager
+from sealer_fsm.manager.devnet._off_loop import OffLoopDevnet
 
-__all__ = ["CC_SHARE", "DATABASE_NAME", "DevnetManager", "Draws", "EpochClock", "deal_payload"]
+__all__ = ["CC_SHARE", "DATABASE_NAME", "DevnetManager", "Draws", "EpochClock", "OffLoopDevnet", "deal_payload"]

@@ -12,13 +12,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm.store import connect_wal, immediate_transaction
+from sealer_fsm.store import DatabaseKind, immediate_transaction, open_database, register_kind
 
 DATABASE_NAME = "devnet.db"
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS chain (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sectors (
+CREATE TABLE chain (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sectors (
     number INTEGER PRIMARY KEY,
     miner INTEGER NOT NULL,
     sector_size INTEGER NOT NULL,
@@ -36,15 +36,15 @@ CREATE TABLE IF NOT EXISTS sectors (
     snap_deals TEXT, snap_comm_r TEXT, snap_attempts INTEGER NOT NULL DEFAULT 0
     -- and the _ADDED_COLUMNS below
 );
-CREATE TABLE IF NOT EXISTS deals (
+CREATE TABLE deals (
     deal_id INTEGER PRIMARY KEY,
     sector INTEGER NOT NULL,
     piece_cid TEXT NOT NULL,
     piece_size INTEGER NOT NULL,
     payload_size INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS deals_by_cid ON deals (piece_cid);
-CREATE TABLE IF NOT EXISTS submissions (
+CREATE INDEX deals_by_cid ON deals (piece_cid);
+CREATE TABLE submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     epoch INTEGER NOT NULL,
     sector INTEGER NOT NULL,
@@ -65,10 +65,36 @@ _ADDED_COLUMNS = (
 )
 
 
+# Version 2: the request id of each allocation, so a repeated request is answered with the same sector.
+_TO_VERSION_2 = """
+ALTER TABLE sectors ADD COLUMN request_id TEXT;
+ALTER TABLE sectors ADD COLUMN snap_request_id TEXT;
+CREATE UNIQUE INDEX sectors_by_request ON sectors (request_id);
+CREATE UNIQUE INDEX sectors_by_snap_request ON sectors (snap_request_id);
+"""
+
+
+def _legacy_version(db: sqlite3.Connection, tables: set[str]) -> int | None:
+    """Version 1 devnet databases were not stamped; they are the ones with the chain's four tables."""
+    return 1 if {"chain", "sectors", "deals", "submissions"} <= tables else None
+
+
+DEVNET_DATABASE = register_kind(
+    DatabaseKind(
+        name="the devnet's chain database",
+        application_id=int.from_bytes(b"sFDn", "big"),
+        version=2,
+        schema=_SCHEMA + _TO_VERSION_2,
+        upgrades={1: _TO_VERSION_2},
+        legacy_version=_legacy_version,
+    )
+)
+
+
 class DevnetDatabase:
     def __init__(self, path: Path) -> None:
-        self._db = connect_wal(path)
-        self._db.executescript(_SCHEMA)
+        """Opens (or creates) the devnet's database; StoreError in one sentence for a file that is not one."""
+        self._db = open_database(path, DEVNET_DATABASE)
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
@@ -104,11 +130,31 @@ class DevnetDatabase:
     def sectors(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM sectors ORDER BY number").fetchall()
 
-    def insert_sector(self, number: int, miner: int, sector_size: int) -> None:
+    def allocate(self, request_id: str | None, miner: int, sector_size: int) -> sqlite3.Row:
+        """The sector allocated for `request_id` (a new one, numbered from the counter, the first time), in one
+        transaction so that a crash never leaves a number used without its sector or a request answered twice."""
         with self.transaction() as db:
+            if request_id is not None:
+                row: sqlite3.Row | None = db.execute(
+                    "SELECT * FROM sectors WHERE request_id = ?", (request_id,)
+                ).fetchone()
+                if row is not None:
+                    return row
+            db.execute("INSERT OR IGNORE INTO chain (key, value) VALUES ('sector_number', '0')")
+            number = int(db.execute("SELECT value FROM chain WHERE key = 'sector_number'").fetchone()["value"]) + 1
+            db.execute("UPDATE chain SET value = ? WHERE key = 'sector_number'", (str(number),))
             db.execute(
-                "INSERT INTO sectors (number, miner, sector_size) VALUES (?, ?, ?)", (number, miner, sector_size)
+                "INSERT INTO sectors (number, miner, sector_size, request_id) VALUES (?, ?, ?, ?)",
+                (number, miner, sector_size, request_id),
             )
+            allocated: sqlite3.Row = db.execute("SELECT * FROM sectors WHERE number = ?", (number,)).fetchone()
+            return allocated
+
+    def snapup_for_request(self, request_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM sectors WHERE snap_request_id = ?", (request_id,)
+        ).fetchone()
+        return row
 
     def update_sector(self, number: int, **columns: Any) -> None:
         with self.transaction() as db:

@@ -105,14 +105,15 @@ class DevnetManager:
         return miner_ok and (not allowed_sizes or self.config.sector_size in allowed_sizes)
 
     async def allocate_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
     ) -> AllocatedSector | None:
+        """A new sector, or the one already given for `request_id` (None: no such guarantee)."""
         self._call("AllocateSector")
         if not self._allowed(allowed_miners, allowed_sizes):
             return None
-        number = self.db.next_counter("sector_number")
-        self.db.insert_sector(number, self.config.miner, self.config.sector_size)
-        return AllocatedSector(SectorId(self.config.miner, number), self.config.sector_size, self.proof_type)
+        row = self.db.allocate(request_id, self.config.miner, self.config.sector_size)
+        self._reply_lost("AllocateSector", 0)
+        return AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"], self.proof_type)
 
     async def acquire_deals(
         self, sector: SectorId, max_deals: int | None, min_used_space: int | None = None
@@ -316,17 +317,22 @@ class DevnetManager:
 
     async def submit_proof(self, sector: SectorId, proof: bytes, reset: bool) -> SubmitReply:
         """Judged as damocles-manager's commit manager does: an attempt still standing answers Duplicate (the same
-        proof) or Mismatched; a proof that fails its check is Rejected with the reason and never stored, so it
-        never lands. The check (the vanilla proofs' verification) runs off the event loop."""
+        proof) or Mismatched; a simulated proof that fails its check is Rejected with the reason and never stored,
+        so it never lands. The check (the vanilla proofs' verification) runs off the event loop. An external
+        prover's proof cannot be verified here (no Groth16 keys): it is accepted, labelled unverified, when it has
+        the length of a real one."""
         self._call("SubmitProof", sector.number)
         stored = simulated.proof_of_submission(proof).hex()  # what is kept and compared: the 192-byte proof
         reply = self._standing_proof(self._row(sector), stored)
         if reply is None:
             row = self._row(sector)
-            seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
-            fault = await asyncio.to_thread(_verify.porep_fault, row, self.proof_type, seed, proof)
+            if simulated.is_simulated(proof):
+                seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
+                fault = await asyncio.to_thread(_verify.porep_fault, row, self.proof_type, seed, proof)
+                verdict = SubmitReply(SubmitResult.REJECTED, f"invalid proof: {fault}") if fault else ACCEPTED
+            else:
+                verdict = _verify.judge_external_proof(row["sector_size"], proof)
             # Another submission may have been accepted while this one was verified: judge it against that.
-            verdict = SubmitReply(SubmitResult.REJECTED, f"invalid proof: {fault}") if fault else ACCEPTED
             reply = self._standing_proof(self._row(sector), stored) or verdict
         row, head = self._row(sector), self.clock.head()
         return self._settle_submission("proof", "SubmitProof", sector, row, head, reply, {"proof": stored})
@@ -375,16 +381,27 @@ class DevnetManager:
     # -- snapup ------------------------------------------------------------------------------------------------
 
     async def allocate_snapup_sector(
-        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None, *, request_id: str | None = None
     ) -> SnapupAllocation | None:
+        """A finished CC sector to upgrade, or the upgrade already given for `request_id`."""
         self._call("AllocateSanpUpSector")
         if not self._allowed(allowed_miners, allowed_sizes):
             return None
-        row = self.db.first_snapup_candidate()
-        if row is None:
-            return None
-        deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
-        self.db.update_sector(row["number"], snapup="allocated", snap_deals=dumps([deal.deal_id for deal in deals]))
+        row = None if request_id is None else self.db.snapup_for_request(request_id)
+        if row is not None:
+            deals = self._deals(json.loads(row["snap_deals"]))
+        else:
+            row = self.db.first_snapup_candidate()
+            if row is None:
+                return None
+            deals = self._make_deals(row["number"], ("snap deals", row["number"]), None)
+            self.db.update_sector(
+                row["number"],
+                snapup="allocated",
+                snap_deals=dumps([deal.deal_id for deal in deals]),
+                snap_request_id=request_id,
+            )
+        self._reply_lost("AllocateSanpUpSector", 0)
         sector = AllocatedSector(SectorId(row["miner"], row["number"]), row["sector_size"], self.proof_type)
         return SnapupAllocation(sector, deals, bytes.fromhex(row["comm_r"]), row["persisted"])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sealer_fsm import simulated
-from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof
+from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof, SubmitReply, SubmitResult
 from sealer_fsm.proofs import (
     FIELD_MODULUS,
     C1FormatError,
@@ -54,7 +54,8 @@ def precommit_fault(row: Any, proof_type: int | None, deals: list[Deal], info: P
 
 
 def porep_fault(row: Any, proof_type: int | None, seed: bytes, submitted: bytes) -> str | None:
-    """Why a proof submission fails its check (a sentence), or None when it proves the sector's public values.
+    """Why a simulated proof submission fails its check (a sentence), or None when it proves the sector's public
+    values (an external prover's proof is judged by `judge_external_proof`).
 
     A sector sealed for real needs a simulated C2 of a real C1 with that C1 output behind it: the proof must
     commit to the output (its digest) and to the sector, and the output's vanilla proofs must verify against the
@@ -73,9 +74,7 @@ def porep_fault(row: Any, proof_type: int | None, seed: bytes, submitted: bytes)
             return "the simulated proof is not the one of this simulated sector's C1"
         return None
     if simulated.c1_digest_of_proof(proof) is None:
-        if simulated.is_simulated(proof):
-            return "a simulated C1 proves nothing about a replica sealed for real; run C1 for real"
-        return "the devnet has no Groth16 verifying keys: it verifies the simulated proof of a C1 output it is given"
+        return "a simulated C1 proves nothing about a replica sealed for real; run C1 for real"
     if c1_json is None:
         return "the simulated proof came without the C1 output it commits to"
     if proof != simulated.porep_proof_of_c1(c1_json, row["miner"], row["number"]):
@@ -89,6 +88,24 @@ def porep_fault(row: Any, proof_type: int | None, seed: bytes, submitted: bytes)
         output, comm_d=comm_d, comm_r=comm_r, replica_id=replica, seed=seed, proof_type=proof_type, ticket=ticket
     )
     return verdict.reason
+
+
+# Groth16 proof bytes per partition, and the partitions of each sector size's PoRep (rust-fil-proofs).
+GROTH16_PROOF_BYTES = 192
+_PARTITIONS = {32 << 30: 10, 64 << 30: 10}
+EXTERNAL_PROOF = "proof from an external prover, accepted unverified (the devnet has no Groth16 verifier)"
+
+
+def judge_external_proof(sector_size: int, proof: bytes) -> SubmitReply:
+    """An external prover's proof cannot be verified here; it is accepted, and labelled so, when it has the
+    length a real proof of this sector size has."""
+    expected = GROTH16_PROOF_BYTES * _PARTITIONS.get(sector_size, 1)
+    if len(proof) != expected:
+        return SubmitReply(
+            SubmitResult.MISMATCHED_SUBMISSION,
+            f"an external prover's proof of {len(proof)} bytes; a proof of this sector size has {expected}",
+        )
+    return SubmitReply(SubmitResult.ACCEPTED, EXTERNAL_PROOF)
 
 
 def sealed_with_simulated_pc2(row: Any, proof_type: int | None) -> bool:

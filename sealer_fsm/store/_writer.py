@@ -1,0 +1,131 @@
+"""One writer thread per database, committing concurrent writes together (group commit).
+
+Every write is a function of the connection, run inside a transaction on the writer's own thread. Writes that
+arrive while a commit is on its way to disk are run together in the next transaction, each in its own savepoint
+(so one failing write does not undo its neighbours), and share one commit: one `fsync` for many state changes.
+A caller gets a `Commit`, which it can `await` (the event loop never waits for the disk) or `wait()` for; it
+resolves only once the transaction holding its write is on disk, or fails with what went wrong. A caller that
+changes its in-memory state after the commit resolves therefore never shows a change that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sealer_fsm.store._errors import storage_error
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], T]
+# More writes than this in one transaction would only delay the first of them.
+MAX_BATCH = 512
+
+
+class Commit(concurrent.futures.Future[T], Generic[T]):
+    """The outcome of one write: awaitable on an event loop, or waited for from any thread."""
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self).__await__()
+
+    def wait(self) -> T:
+        return self.result()
+
+
+class _Stop:
+    pass
+
+
+class Writer:
+    """Owns `db` (a connection in autocommit mode) and runs every write on its thread."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, name: str) -> None:
+        self._db = db
+        self._path = path
+        self._queue: queue.SimpleQueue[tuple[Write[Any], Commit[Any]] | _Stop] = queue.SimpleQueue()
+        self._closed = False
+        self.commits = 0  # transactions committed (tests and benchmarks compare it with the writes)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write[T]) -> Commit[T]:
+        commit: Commit[T] = Commit()
+        if self._closed:
+            commit.set_exception(RuntimeError(f"the store {self._path} is closed"))
+        else:
+            self._queue.put((write, commit))
+        return commit
+
+    def close(self) -> None:
+        """Finish the writes already submitted, then stop the thread and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_Stop())
+        self._thread.join()
+        self._db.close()
+
+    def _run(self) -> None:
+        while True:
+            batch: list[tuple[Write[Any], Commit[Any]]] = []
+            item = self._queue.get()
+            stop = isinstance(item, _Stop)
+            if not isinstance(item, _Stop):
+                batch.append(item)
+            while not stop and len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Stop):
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Write[Any], Commit[Any]]]) -> None:
+        # A write whose caller gave up before it started (a cancelled await) is not run at all.
+        batch = [(write, commit) for write, commit in batch if commit.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for write, _ in batch:
+                outcomes.append(self._run_one(write))
+            self._db.execute("COMMIT")
+            self.commits += 1
+        except (sqlite3.Error, OSError) as error:
+            failure = storage_error(self._path, "write", error)
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the connection may have rolled back already
+                    self._db.execute("ROLLBACK")
+            outcomes = [(False, failure)] * len(batch)
+        for (_, commit), (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                commit.set_result(value)
+            else:
+                commit.set_exception(value)
+
+    def _run_one(self, write: Write[T]) -> tuple[bool, Any]:
+        """Run one write in its own savepoint: its failure is its own, its neighbours still commit."""
+        self._db.execute("SAVEPOINT one_write")
+        try:
+            value = write(self._db)
+        except (sqlite3.OperationalError, OSError):
+            raise  # the disk or the database failed: the whole transaction fails
+        except Exception as error:
+            self._db.execute("ROLLBACK TO one_write")
+            self._db.execute("RELEASE one_write")
+            return False, error
+        self._db.execute("RELEASE one_write")
+        return True, value
