@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from sealer_fsm.config import MachineConfig
-from sealer_fsm.manager import CallObserver, MeteredManager
+from sealer_fsm.manager import CallObserver, ManagerError, MeteredManager, SectorManager
 from sealer_fsm.manager.devnet import DevnetManager, OffLoopDevnet
+from sealer_fsm.manager.venus import RpcTransport, VenusClient
 from sealer_fsm.processors import Processors
 from sealer_fsm.proofs import configure_parent_cache_dir, configure_threads, parent_cache_dir
 from sealer_fsm.runtime import Clock, HomeError, Services, Worker
@@ -20,6 +23,8 @@ from sealer_fsm.wiring import connect_manager
 
 # rust-fil-proofs' variable for the parent caches' folder: processor children look there, as the worker does.
 PARENT_CACHE_ENVIRONMENT = "FIL_PROOFS_PARENT_CACHE"
+
+log = logging.getLogger("sealer_fsm.assembly")
 
 
 def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, Path]:
@@ -32,19 +37,64 @@ def attached_stores(config: MachineConfig, readonly: bool = False) -> dict[str, 
     }
 
 
-def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> OffLoopDevnet:
-    """The configured sector manager; `devnet` is the only kind the config loader accepts today. The devnet runs
-    on its own thread: its SQLite commits and deal data never stall the worker's event loop."""
+def build_devnet(config: MachineConfig, now: Callable[[], float] | None = None) -> DevnetManager:
+    """The machine file's devnet chain, in its home, judging persisted files in its writable attached stores."""
     stores = attached_stores(config)
     for path in stores.values():
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise HomeError(f"cannot create the attached store {path}: {error.strerror or error}") from error
-    devnet = DevnetManager(
+    return DevnetManager(
         config.sector_manager.devnet, config.home, stores, now=now, readonly_stores=attached_stores(config, True)
     )
-    return OffLoopDevnet(devnet)
+
+
+def build_manager(config: MachineConfig, now: Callable[[], float] | None = None) -> OffLoopDevnet | VenusClient:
+    """The configured sector manager: the embedded devnet, or the Venus client of `[sector_manager] rpc_client`
+    (a damocles-manager, or another host's `sealer-fsm devnet serve`). The embedded devnet runs on its own
+    thread: its SQLite commits and deal data never stall the worker's event loop."""
+    settings = config.sector_manager
+    if settings.kind != "rpc":
+        return OffLoopDevnet(build_devnet(config, now))
+    client = settings.rpc_client
+    assert client is not None, "the config loader requires rpc_client with kind = rpc"
+    transport = RpcTransport(
+        client.url,
+        headers=client.headers,
+        timeout=client.timeout,
+        retry_for=client.retry_for,
+        ca_file=None if client.tls_ca is None else str(config.resolve(client.tls_ca)),
+    )
+    return VenusClient(transport, piece_token=settings.piece_token, local_pieces_dirs=config.local_pieces_dirs)
+
+
+class UnknownStore(Exception):
+    """An attached store the sector manager does not know: it would never choose it (one sentence)."""
+
+
+async def check_stores_known(manager: SectorManager, stores: list[str], where: str) -> None:
+    """As the reference worker does at start: every attached store must exist on the manager (StoreBasicInfo).
+    A manager that cannot be reached now is not a reason to refuse starting; an unknown name is."""
+    for name in stores:
+        try:
+            known = await manager.store_info(name)
+        except ManagerError as error:
+            log.warning("cannot check the attached stores with the sector manager now: %s", error)
+            return
+        if known is None:
+            raise UnknownStore(
+                f"[[attached]] store {name!r} is not known to the sector manager at {where}"
+                " (its name must be the manager's name for that store)"
+            )
+
+
+async def close_manager(manager: object) -> None:
+    """Release what the manager holds (the devnet's database, the client's connections), whichever it is."""
+    close = getattr(manager, "close", None)
+    result = close() if close is not None else None
+    if inspect.isawaitable(result):
+        await result
 
 
 def external_programs(config: MachineConfig) -> list[str]:
@@ -76,5 +126,5 @@ def build_worker(
         ),
         clock=clock,
     )
-    connect_manager(worker)
+    connect_manager(worker, manager)
     return worker

@@ -13,13 +13,16 @@ from sealer_fsm.registry import StepRegistry
 from sealer_fsm.runtime import Outcome, Permanent, Worker
 from tests.conftest import PLANS
 
+SHIPPED_PLANS = ("sealer", "snapup", "rebuild", "unseal")
+
 
 def registry_for(default: Callable[..., Any], **overrides: Callable[..., Any]) -> StepRegistry:
     """A registry mapping every step name of the shipped plans to `default`, except the overridden ones."""
-    names = {"abort_sector"}
-    for plan_name in ("sealer", "snapup"):
+    names = set()
+    for plan_name in SHIPPED_PLANS:
         plan = load_plan(PLANS / f"{plan_name}.yaml", None)
         names |= {spec.step for spec in plan.states.values() if spec.step}
+        names |= {plan.on_abort} if plan.on_abort else set()
     return StepRegistry({name: overrides.get(name, default) for name in names})
 
 

@@ -55,6 +55,7 @@ class Story(WorkerListener):
     def __init__(self, worker: Worker, folder: Path, sealed: int, corrupt_layer: str | None = None) -> None:
         self.worker, self.folder, self.wanted, self.corrupt_layer = worker, folder, sealed, corrupt_layer
         self.done = 0
+        self.closed: list[str] = []
         self.c1_outputs: dict[str, Path] = {}
         self.paused = False
 
@@ -74,6 +75,7 @@ class Story(WorkerListener):
             self.worker.drain()
 
     def task_closed(self, thread: Any, task: Any) -> None:
+        self.closed.append(task.sector)
         self.done += task.plan == "sealer" and (task.state != ABORT_STATE or self.corrupt_layer == "SeedAssigned")
         if self.done >= self.wanted:
             self.worker.drain()
@@ -150,14 +152,15 @@ def test_a_wrong_c1_never_lands_and_its_sector_is_aborted(
     PC2: its simulated C2 commits to the wrong vanilla proofs, the devnet rejects them and they never land; the
     worker aborts the sector, as damocles-worker does on Rejected."""
     monkeypatch.setattr(c1_module, "verify_porep", lambda *args, **kwargs: PorepVerdict(True))
-    worker, _ = run_worker(tmp_path, sealed=1, corrupt_layer="SeedAssigned")
+    worker, story = run_worker(tmp_path, sealed=1, corrupt_layer="SeedAssigned")
     rejected = [entry for entry in worker.services.manager.submissions() if entry["result"] == "REJECTED"]
     assert rejected and all(entry["kind"] == "proof" for entry in rejected)
     assert rejected[0]["detail"].startswith("invalid proof: partition 0, challenge 0 (node ")
     assert rejected[0]["detail"].endswith(
         "the TreeC leaf of the challenged node's column is not the hash of that column"
     )
-    aborted = [task for task in worker.store.tasks() if task.state == ABORT_STATE]
+    # The tasks whose abort step ran (the drain may stop another thread's task at Aborted, before its step).
+    aborted = [task for task in worker.store.tasks() if task.state == ABORT_STATE and task.sector in story.closed]
     assert aborted and "aborted" in caplog.text and "REJECTED: invalid proof: partition 0" in caplog.text
     for task in aborted:
         record = worker.services.manager.sector_record(SectorId.parse(task.sector))

@@ -20,6 +20,7 @@ from sealer_fsm.control import (
 from tests.harness import build_worker, registry_for, stop_here
 from tests.support.raw_http import post
 from tests.support.running_worker import worker_process
+from tests.support.tls import self_signed_certificate
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +100,31 @@ def test_addresses_parse_as_host_and_port() -> None:
     for bad in ("localhost", "host:port", "host:70000"):
         with pytest.raises(AddressError, match="address"):
             parse_address(bad)
+
+
+def test_a_worker_with_a_certificate_serves_https_to_clients_that_trust_it(machine_file, tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    tls = f'[worker.rpc_server]\ntoken = "t"\ntls_cert = "{cert}"\ntls_key = "{key}"\n'
+    worker = build_worker(machine_file(["sealer"], extra=tls), tmp_path / "home", registry_for(stop_here))
+
+    async def call_over(address: str, ca_file: str | None) -> object:
+        server = await start_control_server(worker, "127.0.0.1", 0)
+        try:
+            client = ControlClient(address.format(port=server.port), token="t", ca_file=ca_file)
+            return await asyncio.to_thread(client.call, "VenusWorker.WorkerVersion")
+        finally:
+            await server.close()
+
+    assert asyncio.run(call_over("https://127.0.0.1:{port}", str(cert)))
+    with pytest.raises(ControlClientError, match=r"has a certificate we do not trust .*: set SEALER_FSM_CA"):
+        asyncio.run(call_over("https://127.0.0.1:{port}", None))
+    with pytest.raises(ControlClientError, match=r"closed the connection|cannot reach"):
+        asyncio.run(call_over("127.0.0.1:{port}", None))
+
+
+def test_a_certificate_without_its_key_is_refused_in_one_line(machine_file, tmp_path: Path) -> None:
+    from sealer_fsm.config import ConfigError, load_machine_file
+
+    path = machine_file(["sealer"], extra='[worker.rpc_server]\ntls_cert = "cert.pem"\n')
+    with pytest.raises(ConfigError, match=r"\[worker.rpc_server\] tls_key: tls_cert is set, so tls_key is needed"):
+        load_machine_file(path, tmp_path / "home")

@@ -11,7 +11,7 @@ import pytest
 
 from sealer_fsm import __version__
 from sealer_fsm.control import ControlClient, ControlClientError
-from tests.support.raw_http import post, raw_exchange, rpc
+from tests.support.raw_http import post, rpc
 from tests.support.running_worker import RunningWorker, worker_process
 
 WORKER_INFO_KEYS = {"location", "plan", "job_id", "index", "thread_state", "job_state", "job_stage", "last_error"}
@@ -228,22 +228,6 @@ def test_an_empty_batch_is_an_invalid_request_and_notifications_only_get_no_cont
     assert post(worker.port, json.dumps(notification)) == (204, None)
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(worker: RunningWorker) -> None:
-    head = b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048577\r\n\r\n"
-    assert raw_exchange(worker.port, head + b"[1,").startswith(b"HTTP/1.1 413 ")
-    assert worker.client().call("VenusWorker.WorkerVersion") == __version__
-
-
-def test_broken_http_gets_an_http_error_and_the_server_stays_up(worker: RunningWorker) -> None:
-    assert raw_exchange(worker.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n").startswith(b"HTTP/1.1 431")
-    assert raw_exchange(worker.port, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{") == b""  # truncated body
-    assert post(worker.port, b"{}", path="/nowhere")[0] == 404
-    assert raw_exchange(worker.port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 405 ")
-    assert worker.client().call("VenusWorker.WorkerVersion") == __version__
-
-
 def test_one_client_reuses_its_connection(worker: RunningWorker) -> None:
     with worker.client() as client:
         for _ in range(20):
@@ -275,8 +259,8 @@ def test_a_hundred_parallel_worker_lists_while_threads_seal(tmp_path: Path) -> N
 
 def test_resume_into_tree_d_built_walks_again_to_the_failing_pc1(fresh_worker: RunningWorker) -> None:
     client = fresh_worker.client()
+    entries = client.call("SealerFsm.History", 0)["entries"]  # before the resume: the thread may walk on at once
     assert client.call("SealerFsm.Resume", 0, "TreeDBuilt", False, "ticket expired") is True
-    entries = fresh_worker.client().call("SealerFsm.History", 0)["entries"]
     fresh_worker.wait_for(lambda threads: len(client.call("SealerFsm.History", 0)["entries"]) >= len(entries) + 2)
     forced = next(entry for entry in client.call("SealerFsm.History", 0)["entries"] if entry["event"] == "SetState")
     assert (forced["from"], forced["to"], forced["actor"], forced["reason"]) == (

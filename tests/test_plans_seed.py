@@ -1,4 +1,5 @@
-"""The shipped plans against the contract: the seed's task status flow, state by state and event by event."""
+"""The shipped plans against the contract, state by state and event by event: the seed's task status flow for
+sealer and snapup, the reference's planners for rebuild and unseal."""
 
 from __future__ import annotations
 
@@ -80,10 +81,67 @@ def test_stage_labels_follow_the_reference():
     assert sealer.states["Empty"].stage == "-"
 
 
-@pytest.mark.parametrize("plan_name", ["sealer", "snapup"])
+@pytest.mark.parametrize("plan_name", ["sealer", "snapup", "rebuild", "unseal"])
 def test_abort_exists_in_every_plan_and_is_reachable_from_every_state(plan_name):
     plan = load_plan(PLANS / f"{plan_name}.yaml", None)
     assert plan.state_names()[-1] == "Abort"
     assert plan.canonical_state("Aborted") == "Abort"
     for state in plan.states:
         assert plan.target(state, "Abort") == "Abort"
+
+
+# The reference's rebuild and unseal planners (damocles-worker planner/rebuild.rs and unseal.rs, reference-damocles.md
+# 1.6 and 1.7), which the seed does not cover. SyntheticPoRepNeeded is left out of rebuild as it is of sealer: no
+# proof type we seal has the SyntheticPoRep feature.
+REFERENCE_FLOWS = {
+    "rebuild": {
+        "Empty": {"AllocatedRebuildSector": "Allocated"},
+        "Allocated": {"AddPiece": "PieceAdded"},
+        "PieceAdded": {"BuildTreeD": "TreeDBuilt"},
+        "TreeDBuilt": {"PC1": "PC1Done"},
+        "PC1Done": {"PC2": "PC2Done"},
+        "PC2Done": {"CheckSealed": "SealedChecked"},
+        "SealedChecked": {"SkipSnap": "SnapDone", "AddPiece": "SnapPieceAdded"},
+        "SnapPieceAdded": {"BuildTreeD": "SnapTreeDBuilt"},
+        "SnapTreeDBuilt": {"SnapEncode": "SnapEncoded"},
+        "SnapEncoded": {"SnapProve": "SnapDone"},
+        "SnapDone": {"Persist": "Persisted"},
+        "Persisted": {"SubmitPersistance": "Finished"},
+    },
+    "unseal": {
+        "Empty": {"AllocatedUnsealSector": "Allocated"},
+        "Allocated": {"UnsealDone": "Unsealed"},
+        "Unsealed": {"UploadPieceDone": "Finished"},
+    },
+}
+# State::stage(plan) of the reference (reference-damocles.md 1.9) for the states of these plans.
+REFERENCE_STAGES = {
+    "rebuild": {
+        "Empty": "-",
+        "Allocated": "AddPieces",
+        "PieceAdded": "TreeD",
+        "TreeDBuilt": "PC1",
+        "PC1Done": "PC2",
+        "PC2Done": "C1",
+        "SealedChecked": "PrepareForSnapup",
+        "SnapPieceAdded": "TreeD",
+        "SnapTreeDBuilt": "SnapEncode",
+        "SnapEncoded": "SnapProve",
+        "SnapDone": "PersistFiles",
+        "Persisted": "SubmitPersisted",
+        "Finished": "-",
+    },
+    "unseal": {"Empty": "-", "Allocated": "Unseal", "Unsealed": "UploadPiece", "Finished": "-"},
+}
+
+
+@pytest.mark.parametrize("plan_name", ["rebuild", "unseal"])
+def test_rebuild_and_unseal_have_exactly_the_reference_planners_flow(plan_name):
+    plan = load_plan(PLANS / f"{plan_name}.yaml", None)
+    declared = {name: dict(spec.on) for name, spec in plan.states.items() if not spec.final}
+    assert declared == REFERENCE_FLOWS[plan_name]
+    assert plan.initial == "Empty"
+    assert [name for name, spec in plan.states.items() if spec.final] == ["Finished"]
+    assert {name: spec.stage for name, spec in plan.states.items()} == REFERENCE_STAGES[plan_name]
+    for spec in plan.states.values():
+        assert spec.step and spec.doc, spec.name

@@ -89,8 +89,8 @@ def test_the_processor_command_serves_only_a_worker_over_a_pipe() -> None:
     assert by_hand.returncode == 2
     refusal = "sealer-fsm processor pc1: stdin must be a pipe from the worker that starts it\n"
     assert by_hand.stderr.decode() == refusal
-    unknown = subprocess.run([sys.executable, "-m", "sealer_fsm", "processor", "unseal"], capture_output=True)
-    assert unknown.returncode == 2 and "invalid choice: 'unseal'" in unknown.stderr.decode()
+    unknown = subprocess.run([sys.executable, "-m", "sealer_fsm", "processor", "tree_d"], capture_output=True)
+    assert unknown.returncode == 2 and "invalid choice: 'tree_d'" in unknown.stderr.decode()
 
 
 def _gone(pid: int) -> bool:

@@ -88,7 +88,7 @@ def test_a_childs_environment_is_built_as_the_reference_builds_it(tmp_path: Path
         ("[processors]\nlimits = {}\n", "[processors]: unknown key 'limits'"),
         ("[processors.limitation.concurrent]\npc3 = 1\n", "[processors.limitation.concurrent] pc3: unknown stage"),
         ("[processors.limit]\ntree_d = 1\n", "[processors.limit] tree_d: the tree_d step does not run through"),
-        ('[processors.limitation.staggered]\nunseal = "1min"\n', "staggered] unseal: the unseal step does not run"),
+        ('[processors.limitation.staggered]\nadd_pieces = "1min"\n', "staggered] add_pieces: the add_pieces step"),
         ("[processors.limitation.concurrent]\npc1 = 0\n", "[processors.limitation.concurrent] pc1: expected a whole"),
         (
             "[processors.limitation.concurrent]\npc1 = true\n",

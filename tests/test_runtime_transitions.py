@@ -1,4 +1,4 @@
-"""Every transition of both shipped plans, driven through the whole runtime, table-driven from the YAML."""
+"""Every transition of every shipped plan, driven through the whole runtime, table-driven from the YAML."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 
 from sealer_fsm.plans import load_plan
 from tests.conftest import PLANS
-from tests.harness import build_worker, registry_for, run_until, stop_here
+from tests.harness import SHIPPED_PLANS, build_worker, registry_for, run_until, stop_here
 
 TRANSITIONS = [
     pytest.param(plan_name, source, event, target, id=f"{plan_name}:{source}-{event}->{target}")
-    for plan_name in ("sealer", "snapup")
+    for plan_name in SHIPPED_PLANS
     for source, event, target in load_plan(PLANS / f"{plan_name}.yaml", None).transitions()
 ]
 

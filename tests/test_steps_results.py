@@ -21,6 +21,7 @@ DATA = {
     "miner": 1000,
     "number": 1,
     "sector_size": 2048,
+    "proof_type": 5,
     "comm_r": "11" * 32,
     "comm_d": "22" * 32,
     "ticket": {"value": "33" * 32, "epoch": 1},
@@ -41,7 +42,7 @@ class ScriptedManager:
     async def _submit(self, *args: Any) -> SubmitReply:
         return SubmitReply(self.submit, "scripted")
 
-    async def submit_precommit(self, sector: Any, info: Any, reset: bool) -> SubmitReply:
+    async def submit_precommit(self, sector: Any, info: Any, reset: bool, *, proof_type: int) -> SubmitReply:
         self.resets.append(reset)
         return await self._submit()
 
@@ -129,7 +130,7 @@ def test_a_resubmission_after_failed_sends_reset() -> None:
 
 class FailingManager:
     def __getattr__(self, name: str) -> Any:
-        async def fail(*args: Any) -> None:
+        async def fail(*args: Any, **options: Any) -> None:
             raise ManagerError("connection refused")
 
         return fail

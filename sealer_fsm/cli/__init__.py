@@ -17,7 +17,7 @@ from sealer_fsm import __version__
 from sealer_fsm.cli._common import CliError
 
 # Command groups, in the order `--help` lists them. Each module defines `register(subparsers)`.
-_COMMAND_MODULES = ("run", "worker", "tui", "sectors", "plan", "proofs", "processor")
+_COMMAND_MODULES = ("run", "worker", "tui", "sectors", "plan", "proofs", "processor", "devnet")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from sealer_fsm.cli._common import CliError
-from sealer_fsm.control import DEFAULT_ADDRESS, TOKEN_ENV, ControlClient, ControlClientError
+from sealer_fsm.control import CA_ENV, DEFAULT_ADDRESS, TOKEN_ENV, ControlClient, ControlClientError
 
 HOST_ENV = "SEALER_FSM_HOST"
 
@@ -28,7 +28,7 @@ def add_host_argument(parser: argparse.ArgumentParser) -> None:
 def connect(args: argparse.Namespace) -> ControlClient:
     address = args.host or os.environ.get(HOST_ENV) or DEFAULT_ADDRESS
     try:
-        return ControlClient(address, token=os.environ.get(TOKEN_ENV) or None)
+        return ControlClient(address, token=os.environ.get(TOKEN_ENV) or None, ca_file=os.environ.get(CA_ENV) or None)
     except ControlClientError as error:
         raise CliError(str(error)) from error
 

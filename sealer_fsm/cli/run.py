@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import inspect
 import logging
 import signal
 import sys
@@ -21,12 +22,13 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
-from sealer_fsm.assembly import build_worker
+from sealer_fsm.assembly import UnknownStore, attached_stores, build_worker, check_stores_known, close_manager
 from sealer_fsm.cli._common import CliError, Subparsers
 from sealer_fsm.cli._logging import LEVELS, TUI_LOG_NAME, run_logging
 from sealer_fsm.cli._progress import RunProgress
 from sealer_fsm.config import ConfigError, load_machine_file
-from sealer_fsm.control import AddressError, ControlServerError, parse_address, start_control_server
+from sealer_fsm.control import AddressError, ControlServer, ControlServerError, parse_address, start_control_server
+from sealer_fsm.heartbeat import heartbeat, reachable_dest
 from sealer_fsm.metrics import ManagerCallMetrics, WorkerMetrics
 from sealer_fsm.plans import PlanError
 from sealer_fsm.runtime import HomeError, HomeInUse, Worker
@@ -104,6 +106,8 @@ def _run_worker(args: argparse.Namespace, early_stop: _EarlyStop) -> int:
         worker = build_worker(config, manager_calls=ManagerCallMetrics(registry))
     except (ConfigError, PlanError, StoreError, AddressError, HomeInUse, HomeError) as error:
         raise CliError(str(error).replace("\n", "; ")) from error
+    for warning in config.warnings:
+        print(f"sealer-fsm: warning: {config.path}: {warning}", file=sys.stderr)
     metrics = WorkerMetrics(worker, registry) if config.metrics.enable else None
     progress = RunProgress(worker, args.sectors)
     control = functools.partial(_control_server, worker, host, port, metrics)
@@ -145,29 +149,48 @@ def _serve(
         services, main = [control, lambda: progress.shown(live_console)], worker.run
     try:
         asyncio.run(serve(worker, services, main, early_stop=early_stop))
-    except ControlServerError as error:
+    except (ControlServerError, UnknownStore) as error:
         raise CliError(str(error)) from error
 
 
 def _close(worker: Worker) -> None:
-    """Let the store finish its writes and release the home, then close the manager (the devnet's database)."""
+    """Let the store finish its writes and release the home. The manager link closed the manager in the event
+    loop; a devnet is closed here as well (closing it twice is harmless) for a start-up that failed before."""
     worker.close()
-    close_manager = getattr(worker.services.manager, "close", None)
-    if close_manager is not None:
-        close_manager()
+    close = getattr(worker.services.manager, "close", None)
+    if close is not None and not inspect.iscoroutinefunction(close):
+        close()
 
 
 @asynccontextmanager
 async def _control_server(
     worker: Worker, host: str | None, port: int | None, metrics: WorkerMetrics | None
 ) -> AsyncIterator[None]:
-    """The control RPC (and /metrics) for as long as the worker runs."""
+    """The control RPC (and /metrics) for as long as the worker runs, and the sector manager's link: the
+    WorkerPing naming the control address, then the manager's connections closed when the worker stops."""
     server = await start_control_server(worker, host, port, metrics=metrics)
     logging.getLogger("sealer_fsm.run").info("control RPC listening on %s", server.address)
     try:
-        yield
+        async with _manager_link(worker, server):
+            yield
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def _manager_link(worker: Worker, server: ControlServer) -> AsyncIterator[None]:
+    manager = worker.services.manager
+    client = worker.config.sector_manager.rpc_client
+    url = client.url if client is not None and worker.config.sector_manager.kind == "rpc" else None
+    dest = reachable_dest(server.host, server.port, url)
+    try:
+        if url is not None:
+            stores = [*attached_stores(worker.config), *attached_stores(worker.config, readonly=True)]
+            await check_stores_known(manager, sorted(stores), url)
+        async with heartbeat(worker, manager, dest):
+            yield
+    finally:
+        await close_manager(manager)
 
 
 async def serve(

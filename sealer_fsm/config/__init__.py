@@ -1,5 +1,6 @@
 """Machine files: parsed and validated once into typed, frozen dataclasses."""
 
+from sealer_fsm.config._cluster import DEFAULT_DEVNET_LISTEN, DevnetServerConfig, RpcClientConfig
 from sealer_fsm.config._machine import (
     PROOF_STAGES,
     AttachedStore,
@@ -25,17 +26,20 @@ from sealer_fsm.config._processors import (
 from sealer_fsm.config._schema import ConfigError
 
 __all__ = [
+    "DEFAULT_DEVNET_LISTEN",
     "PROOF_STAGES",
     "STAGES",
     "AttachedStore",
     "CgroupConfig",
     "ConfigError",
     "DevnetConfig",
+    "DevnetServerConfig",
     "ExternalProcessor",
     "MachineConfig",
     "MetricsConfig",
     "ProcessorsConfig",
     "ProofsConfig",
+    "RpcClientConfig",
     "RpcServerConfig",
     "SealingConfig",
     "SectorManagerConfig",

@@ -8,13 +8,23 @@ Every relative path in the file is relative to the worker's home directory.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from sealer_fsm.config._cluster import (
+    ConnectionCap,
+    DevnetServerConfig,
+    RpcClientConfig,
+    check_devnet_server,
+    check_rpc_client,
+    check_tls_pair,
+)
 from sealer_fsm.config._processors import ProcessorsConfig, read_processors
+from sealer_fsm.config._reference import reference_keys, set_aside_reference_keys
 from sealer_fsm.config._schema import (
     TOP_LEVEL,
     ConfigError,
@@ -41,15 +51,28 @@ class RpcServerConfig:
     port: Port = 17890
     # Required when `host` is not a loopback address; SEALER_FSM_TOKEN overrides it.
     token: str | None = None
+    # PEM certificate and key: the server then speaks HTTPS only (both or neither).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Open connections beyond this are answered 503 and closed (never more than a quarter of the fd limit).
+    max_connections: ConnectionCap = 128
 
 
 @dataclass(frozen=True)
 class WorkerSection:
+    REFERENCE_KEYS: ClassVar[tuple[str, ...]] = reference_keys("worker")
+
     # Names the worker to operators and the manager, and its default home (var/<name>): never a path.
     name: PlainName | None = None
     rpc_server: RpcServerConfig = field(default_factory=RpcServerConfig)
     # How long SIGTERM waits for running steps to reach a checkpoint before cancelling them.
     drain_timeout: Duration = 30.0
+    # How often the worker tells its sector manager it is alive (WorkerPing), with its thread counts.
+    ping_interval: PositiveDuration = 30.0
+    # Deal pieces are read from these directories (a file named by the piece CID, or CID.car) before they
+    # are fetched from the manager's piece store; `local_pieces_dir` is the reference's older single form.
+    local_pieces_dirs: list[str] = field(default_factory=list)
+    local_pieces_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,12 +142,19 @@ class DevnetConfig:
 
 @dataclass(frozen=True)
 class SectorManagerConfig:
-    kind: str = "devnet"
+    # "devnet" (embedded, the default) or "rpc" (a damocles-manager or `devnet serve` at rpc_client.addr);
+    # unset: "rpc" when rpc_client is given (the reference's own machine files), else "devnet".
+    kind: str | None = None
     devnet: DevnetConfig = field(default_factory=DevnetConfig)
+    rpc_client: RpcClientConfig | None = None
+    # Bearer token for the manager's piece store (/piecestore/<cid>), as in the reference.
+    piece_token: str | None = None
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
+    REFERENCE_KEYS: ClassVar[tuple[str, ...]] = reference_keys("metrics")
+
     enable: bool = True
 
 
@@ -148,6 +178,8 @@ class ProofsConfig:
 
 @dataclass(frozen=True)
 class _MachineFile:
+    REFERENCE_KEYS: ClassVar[tuple[str, ...]] = reference_keys("")
+
     worker: WorkerSection = field(default_factory=WorkerSection)
     sealing: dict[str, Any] = field(default_factory=dict)
     sealing_thread: list[dict[str, Any]] = field(default_factory=list)
@@ -156,6 +188,7 @@ class _MachineFile:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     proofs: ProofsConfig = field(default_factory=ProofsConfig)
     processors: dict[str, Any] = field(default_factory=dict)
+    devnet_server: DevnetServerConfig = field(default_factory=DevnetServerConfig)
 
 
 @dataclass(frozen=True)
@@ -171,6 +204,17 @@ class MachineConfig:
     metrics: MetricsConfig
     proofs: ProofsConfig
     processors: ProcessorsConfig = field(default_factory=ProcessorsConfig)
+    devnet_server: DevnetServerConfig = field(default_factory=DevnetServerConfig)
+    # One sentence per key of the reference worker's format that this worker accepts but does not implement.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def local_pieces_dirs(self) -> list[Path]:
+        """Where deal pieces are looked up first, in order (`local_pieces_dirs`, then the legacy single key)."""
+        dirs = list(self.worker.local_pieces_dirs)
+        if self.worker.local_pieces_dir is not None and not dirs:
+            dirs.append(self.worker.local_pieces_dir)
+        return [self.resolve(directory) for directory in dirs]
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the machine file, relative to the worker's home."""
@@ -182,8 +226,12 @@ def default_home(name: str) -> Path:
     return Path("var") / name
 
 
-def load_machine_file(path: str | Path, home: str | Path | None = None) -> MachineConfig:
-    """Read and validate a machine file; raises ConfigError as one line starting with the file's path."""
+def load_machine_file(
+    path: str | Path, home: str | Path | None = None, *, require_threads: bool = True
+) -> MachineConfig:
+    """Read and validate a machine file; raises ConfigError as one line starting with the file's path.
+
+    `require_threads=False` reads the manager's side of a cluster (`devnet serve`), which seals nothing."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_bytes().decode("utf-8"))
@@ -197,18 +245,19 @@ def load_machine_file(path: str | Path, home: str | Path | None = None) -> Machi
     except RecursionError as error:
         raise ConfigError(f"{path}: TOML nested too deeply to be a machine file") from error
     try:
-        return _build(path, raw, home)
+        return _build(path, raw, home, require_threads)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from error
 
 
-def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineConfig:
+def _build(path: Path, raw: dict[str, Any], home: str | Path | None, require_threads: bool) -> MachineConfig:
+    raw, warnings = set_aside_reference_keys(raw)
     machine = read_section(_MachineFile, raw, TOP_LEVEL)
     sealing_raw = machine.sealing
     global_sealing = read_section(SealingConfig, sealing_raw, "[sealing]")
     name = machine.worker.name or path.stem
     home_path = Path(home) if home is not None else default_home(name)
-    if not machine.sealing_thread:
+    if not machine.sealing_thread and require_threads:
         raise ConfigError("no [[sealing_thread]] defined: a worker needs at least one thread")
     threads = []
     locations = []
@@ -235,6 +284,8 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
     _check_locations(locations)
     _check_manager(machine.sector_manager)
     _check_proofs(machine.proofs)
+    check_tls_pair("[worker.rpc_server]", machine.worker.rpc_server.tls_cert, machine.worker.rpc_server.tls_key)
+    check_devnet_server(machine.devnet_server)
     return MachineConfig(
         path=path,
         name=name,
@@ -243,10 +294,12 @@ def _build(path: Path, raw: dict[str, Any], home: str | Path | None) -> MachineC
         sealing=global_sealing,
         threads=threads,
         attached=machine.attached,
-        sector_manager=machine.sector_manager,
+        sector_manager=_resolve_manager_kind(machine.sector_manager),
         metrics=machine.metrics,
         proofs=machine.proofs,
         processors=read_processors(machine.processors, home_path),
+        devnet_server=machine.devnet_server,
+        warnings=tuple(warnings),
     )
 
 
@@ -291,9 +344,16 @@ def _check_locations(locations: list[tuple[str, str, Path]]) -> None:
         seen.append((where, written, real))
 
 
+MANAGER_KINDS = ("devnet", "rpc")
+
+
 def _check_manager(manager: SectorManagerConfig) -> None:
-    if manager.kind != "devnet":
-        raise ConfigError(f"[sector_manager] kind: unknown kind {manager.kind!r} (available: devnet)")
+    if manager.kind is not None and manager.kind not in MANAGER_KINDS:
+        raise ConfigError(f"[sector_manager] kind: unknown kind {manager.kind!r} (available: devnet, rpc)")
+    if manager.kind == "rpc" and manager.rpc_client is None:
+        raise ConfigError('[sector_manager] rpc_client.addr: required with kind = "rpc" (the manager\'s address)')
+    if manager.rpc_client is not None:
+        check_rpc_client(manager.rpc_client)
     size = manager.devnet.sector_size
     if manager.devnet.proof_type is not None:
         try:
@@ -305,6 +365,13 @@ def _check_manager(manager: SectorManagerConfig) -> None:
                 f"[sector_manager.devnet] proof_type: {proof.id} ({proof.name}) seals {format_size(proof.sector_size)}"
                 f" sectors, not {format_size(size)}"
             )
+
+
+def _resolve_manager_kind(manager: SectorManagerConfig) -> SectorManagerConfig:
+    """An unset kind is "rpc" when rpc_client is given (as the reference's own files are), else "devnet"."""
+    if manager.kind is not None:
+        return manager
+    return dataclasses.replace(manager, kind="devnet" if manager.rpc_client is None else "rpc")
 
 
 def _check_proofs(proofs: ProofsConfig) -> None:

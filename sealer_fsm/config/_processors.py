@@ -21,7 +21,7 @@ STAGES = ("add_pieces", "tree_d", "pc1", "pc2", "c1", "c2", "snap_encode", "snap
 _REFERENCE_ONLY = ("synth_proof", "window_post", "winning_post", "sealing_daemons")
 # The stages whose steps run through processors today; a limit or an entry for another stage would do nothing,
 # so it is refused rather than ignored.
-ROUTED_STAGES = ("pc1", "pc2", "c1", "c2", "snap_encode", "transfer")
+ROUTED_STAGES = ("pc1", "pc2", "c1", "c2", "snap_encode", "transfer", "unseal")
 # The reference ignores (with a warning) a staggered interval below one second; we refuse it instead.
 MIN_STAGGERED = 1.0
 

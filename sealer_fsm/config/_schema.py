@@ -8,10 +8,12 @@ wrong. The rest of the code never sees a raw dict.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import types
 import typing
+from collections.abc import Iterable
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from sealer_fsm.units import MAX_SIZE, parse_duration, parse_size, shown
@@ -70,7 +72,8 @@ Rate = Annotated[float, _Rate]
 Port = Annotated[int, Bounds(high=65535)]
 PlainName = Annotated[str, _PlainName]
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# '#' too: the reference's own sample names its worker "worker-#1", and it is harmless in a file name.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#-]{0,63}")
 MIN_SECTOR_SIZE = 256
 MAX_SECTOR_SIZE = 64 << 30
 _INT_BOUNDS = Bounds()
@@ -87,8 +90,9 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
     fields = {field.name: field for field in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        allowed = ", ".join(sorted(fields))
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
+        # A section may name keys it knows without reading them (the reference's, set aside before reading).
+        known = [*fields, *getattr(cls, "REFERENCE_KEYS", ())]
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], known)}")
     values = {}
     for name, field in fields.items():
         if name in raw:
@@ -96,6 +100,15 @@ def read_section(cls: type, raw: Any, where: str) -> Any:
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     return cls(**values)
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'max_retries'?)" for a likely typo, else the keys allowed there."""
+    names = sorted(known)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (allowed: {', '.join(names)})"
 
 
 def _key_label(table: str, key: str) -> str:
@@ -185,7 +198,8 @@ def _convert_annotated(hint: Any, value: Any, where: str) -> Any:
             marker.check(converted, where)
         elif marker is _PlainName and not _PLAIN_NAME.fullmatch(converted):
             raise ConfigError(
-                f"{where}: must be a plain name of letters, digits, '.', '_' and '-' (at most 64), got {shown(value)}"
+                f"{where}: must be a plain name of letters, digits, '.', '_', '#' and '-' (at most 64),"
+                f" got {shown(value)}"
             )
         elif marker is _SectorSize:
             _check_sector_size(converted, where)

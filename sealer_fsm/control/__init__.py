@@ -4,14 +4,6 @@ Public surface: `start_control_server` (used by `sealer-fsm run`), `ControlServe
 `ControlClient` / `ControlClientError` (used by the CLI, the TUI and the diagram command) and the address helpers.
 """
 
-from sealer_fsm.control._address import (
-    DEFAULT_ADDRESS,
-    DEFAULT_PORT,
-    AddressError,
-    format_address,
-    is_loopback,
-    parse_address,
-)
 from sealer_fsm.control._server import (
     TOKEN_ENV,
     ControlServer,
@@ -19,9 +11,18 @@ from sealer_fsm.control._server import (
     resolve_token,
     start_control_server,
 )
-from sealer_fsm.control.client import ControlClient, ControlClientError
+from sealer_fsm.control.client import CA_ENV, ControlClient, ControlClientError
+from sealer_fsm.rpc import (
+    DEFAULT_ADDRESS,
+    DEFAULT_PORT,
+    AddressError,
+    format_address,
+    is_loopback,
+    parse_address,
+)
 
 __all__ = [
+    "CA_ENV",
     "DEFAULT_ADDRESS",
     "DEFAULT_PORT",
     "TOKEN_ENV",

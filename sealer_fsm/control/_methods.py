@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sealer_fsm import __version__
-from sealer_fsm.control._jsonrpc import INVALID_PARAMS, Method, Param, RpcError
 from sealer_fsm.plans import Plan
+from sealer_fsm.rpc import INVALID_PARAMS, Method, Param, RpcError
 from sealer_fsm.runtime import ControlError, NotPaused, StateRefused, ThreadNotFound, ThreadState, Worker
 
 INDEX = Param("index", int)

@@ -1,21 +1,28 @@
 """The worker's control server: JSON-RPC at `/`, Prometheus text at `/metrics`, one port, one token.
 
 The server runs on the worker's event loop, so every method calls the Worker from the thread that owns it.
-`start_control_server` is what `sealer-fsm run` calls next to `worker.run()`.
+`start_control_server` is what `sealer-fsm run` calls next to `worker.run()`. HTTP, limits and TLS are the
+shared `sealer_fsm.rpc` server's.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
-from http import HTTPStatus
 
-from sealer_fsm.control._address import format_address, is_loopback
-from sealer_fsm.control._http import MAX_BODY_BYTES, HttpRequest, HttpResponse, HttpServer, text_response
-from sealer_fsm.control._jsonrpc import Dispatcher
+from aiohttp import web
+
 from sealer_fsm.control._methods import WorkerMethods
 from sealer_fsm.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sealer_fsm.metrics import WorkerMetrics
+from sealer_fsm.rpc import (
+    Dispatcher,
+    Route,
+    RpcHttpServer,
+    ServerLimits,
+    ServerStartError,
+    TlsFiles,
+    is_loopback,
+)
 from sealer_fsm.runtime import Worker
 
 TOKEN_ENV = "SEALER_FSM_TOKEN"
@@ -31,57 +38,27 @@ def resolve_token(configured: str | None) -> str | None:
     return os.environ.get(TOKEN_ENV) or configured or None
 
 
-class ControlServer:
-    def __init__(self, worker: Worker, token: str | None, metrics: WorkerMetrics | None) -> None:
-        self._dispatcher = Dispatcher(WorkerMethods(worker).table())
-        self._token = token.encode() if token else None
+class ControlServer(RpcHttpServer):
+    def __init__(
+        self,
+        worker: Worker,
+        token: str | None,
+        metrics: WorkerMetrics | None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        routes = [] if metrics is None else [Route("GET", "/metrics", self._metrics_page)]
+        super().__init__(
+            Dispatcher(WorkerMethods(worker).table()),
+            token=token,
+            limits=limits or ServerLimits(),
+            rpc_paths=RPC_PATHS,
+            routes=routes,
+        )
         self._metrics = metrics
-        self._http = HttpServer(self._handle, max_body=MAX_BODY_BYTES)
-        self.host = ""
 
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def address(self) -> str:
-        return format_address(self.host, self.port)
-
-    @property
-    def requires_token(self) -> bool:
-        return self._token is not None
-
-    async def start(self, host: str, port: int) -> None:
-        await self._http.start(host, port)
-        self.host = host
-
-    async def close(self) -> None:
-        await self._http.close()
-
-    async def _handle(self, request: HttpRequest) -> HttpResponse:
-        if not self._authorized(request):
-            return HttpResponse(
-                HTTPStatus.UNAUTHORIZED,
-                b"missing or wrong bearer token\n",
-                "text/plain; charset=utf-8",
-                {"WWW-Authenticate": 'Bearer realm="sealer-fsm"'},
-            )
-        if request.path == "/metrics" and self._metrics is not None:
-            if request.method != "GET":
-                return text_response(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for /metrics")
-            return HttpResponse(HTTPStatus.OK, self._metrics.exposition(), METRICS_CONTENT_TYPE)
-        if request.path in RPC_PATHS:
-            if request.method != "POST":
-                return text_response(HTTPStatus.METHOD_NOT_ALLOWED, "JSON-RPC requests are POSTed")
-            answer = self._dispatcher.handle(request.body)
-            return HttpResponse(HTTPStatus.NO_CONTENT) if answer is None else HttpResponse(HTTPStatus.OK, answer)
-        return text_response(HTTPStatus.NOT_FOUND)
-
-    def _authorized(self, request: HttpRequest) -> bool:
-        if self._token is None:
-            return True
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), self._token)
+    async def _metrics_page(self, _request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        return web.Response(body=self._metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 async def start_control_server(
@@ -97,7 +74,7 @@ async def start_control_server(
     `host`/`port` default to the machine file's `[worker.rpc_server]`; port 0 picks a free port (see `.port`).
     The token defaults to SEALER_FSM_TOKEN, then to the machine file's; when there is one, every request
     must carry it. Listening beyond loopback without a token is refused: anyone on the network could
-    otherwise abort sectors.
+    otherwise abort sectors. With `tls_cert`/`tls_key` configured the server speaks HTTPS only.
     """
     settings = worker.config.worker.rpc_server
     host = settings.host if host is None else host
@@ -110,9 +87,12 @@ async def start_control_server(
         )
     if metrics is None and worker.config.metrics.enable:
         metrics = WorkerMetrics(worker)
-    server = ControlServer(worker, token, metrics)
+    tls = None
+    if settings.tls_cert and settings.tls_key:
+        tls = TlsFiles(worker.config.resolve(settings.tls_cert), worker.config.resolve(settings.tls_key))
+    server = ControlServer(worker, token, metrics, ServerLimits(max_connections=settings.max_connections))
     try:
-        await server.start(host, port)
-    except OSError as error:
-        raise ControlServerError(f"cannot listen on {format_address(host, port)}: {error.strerror or error}") from error
+        await server.start(host, port, tls)
+    except ServerStartError as error:
+        raise ControlServerError(str(error)) from error
     return server

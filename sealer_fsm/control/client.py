@@ -3,6 +3,10 @@
 Every way a call can fail (unreachable worker, refused token, HTTP error, JSON-RPC error) raises the one
 ControlClientError with a sentence an operator can act on, so the surfaces above show it as it is.
 A client keeps one keep-alive connection; it is not thread-safe (use one client per thread).
+
+Blocking on purpose (the standard library's http.client, not aiohttp): every caller is synchronous code (a CLI
+command, the TUI's worker thread, the diagram command), and one blocking call per command costs no event loop.
+`https://HOST:PORT` reaches a server with TLS; `ca_file` (SEALER_FSM_CA for the CLI) trusts a private CA.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import http.client
 import itertools
 import json
 import socket
+import ssl
 from typing import Any
 
-from sealer_fsm.control._address import DEFAULT_ADDRESS, AddressError, format_address, parse_address
+from sealer_fsm.rpc import DEFAULT_ADDRESS, AddressError, format_address, parse_address
+
+CA_ENV = "SEALER_FSM_CA"  # a PEM file of CAs to trust for https:// addresses (e.g. a self-signed worker cert)
 
 # The server closed a kept-alive connection (idle timeout, restart) before our request reached it.
 _DROPPED_CONNECTION = (BrokenPipeError, ConnectionResetError)
@@ -29,12 +36,23 @@ class ControlClientError(Exception):
 
 
 class ControlClient:
-    def __init__(self, address: str = DEFAULT_ADDRESS, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+    ) -> None:
+        scheme, separator, rest = address.partition("://")
+        self.tls = separator != "" and scheme.lower() == "https"
+        if separator and not self.tls and scheme.lower() != "http":
+            raise ControlClientError(f"address {address!r}: the scheme must be http:// or https://")
         try:
-            self.host, self.port = parse_address(address)
+            self.host, self.port = parse_address(rest if separator else address)
         except AddressError as error:
             raise ControlClientError(str(error)) from error
-        self.address = format_address(self.host, self.port)
+        self.address = ("https://" if self.tls else "") + format_address(self.host, self.port)
+        self._ca_file = ca_file
         self._token = token
         self._timeout = timeout
         self._ids = itertools.count(1)
@@ -88,7 +106,7 @@ class ControlClient:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         if self._connection is None:
-            self._connection = http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
+            self._connection = self._connect()
         try:
             self._connection.request("POST", "/", body, headers)
             response = self._connection.getresponse()
@@ -100,7 +118,21 @@ class ControlClient:
             self.close()
         return response.status, payload
 
+    def _connect(self) -> http.client.HTTPConnection:
+        if not self.tls:
+            return http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
+        try:
+            context = ssl.create_default_context(cafile=self._ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ControlClientError(f"cannot read the CA file {self._ca_file}: {error}") from error
+        return http.client.HTTPSConnection(self.host, self.port, timeout=self._timeout, context=context)
+
     def _describe(self, error: Exception) -> str:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            reason = error.verify_message
+            return f"the worker at {self.address} has a certificate we do not trust ({reason}): set {CA_ENV}"
+        if isinstance(error, ssl.SSLError):
+            return f"TLS with the worker at {self.address} failed: {error.reason or error} (is it serving https?)"
         if isinstance(error, ConnectionRefusedError):
             return f"cannot reach the worker at {self.address}: connection refused (is `sealer-fsm run` running?)"
         if isinstance(error, socket.timeout | TimeoutError):

@@ -1,7 +1,8 @@
 """The sector manager as the sealing steps see it: one async interface, whatever implements it.
 
 The methods mirror the reference manager's `Venus.*` API (reference-damocles.md section 7). Implementations
-raise `ManagerError` for a failed call; the steps turn that into a Temporary failure (retry later).
+raise `ManagerError` for a failed call; the steps turn that into a Temporary failure (retry later), except
+`SectorStateNotFound` (the manager no longer knows the sector), which aborts it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from sealer_fsm.manager._types import (
     PollReply,
     PreCommitInfo,
     Randomness,
+    RebuildAllocation,
     SectorId,
+    SectorStateReply,
     SeedWait,
     SnapupAllocation,
     SnapupProof,
+    StateReport,
     StoreInfo,
     SubmitReply,
+    UnsealAllocation,
+    WorkerPing,
 )
 
 
@@ -47,7 +53,11 @@ class SectorManager(Protocol):
     async def assign_ticket(self, sector: SectorId) -> Randomness:
         """The sector's PC1 ticket: the stored one while it is still valid, else a fresh draw from the chain."""
 
-    async def submit_precommit(self, sector: SectorId, info: PreCommitInfo, reset: bool) -> SubmitReply: ...
+    async def submit_precommit(
+        self, sector: SectorId, info: PreCommitInfo, reset: bool, *, proof_type: int | None = None
+    ) -> SubmitReply:
+        """`proof_type` is the sector's RegisteredSealProof (the reference sends its AllocatedSector); a manager
+        that keeps its own record of the sector (the devnet) checks it when given, the Venus client needs it."""
 
     async def poll_precommit(self, sector: SectorId) -> PollReply: ...
 
@@ -59,13 +69,16 @@ class SectorManager(Protocol):
     async def submit_persisted(self, sector: SectorId, instance: str, is_upgrade: bool) -> bool:
         """Whether the manager found the sector's persisted files in `instance`."""
 
-    async def wait_seed(self, sector: SectorId) -> SeedWait: ...
+    async def wait_seed(self, sector: SectorId, *, proof_type: int | None = None) -> SeedWait:
+        """The seed once the pre-commit's challenge delay passed, or how long to wait; `proof_type` as above."""
 
     async def submit_proof(self, sector: SectorId, proof: bytes, reset: bool) -> SubmitReply: ...
 
     async def poll_proof(self, sector: SectorId) -> PollReply: ...
 
-    async def report_state(self, sector: SectorId, previous: str, current: str, event: str) -> None: ...
+    async def report_state(self, sector: SectorId, report: StateReport) -> SectorStateReply:
+        """Tell the manager what a step did; its reply says whether it dropped the sector (then the worker
+        aborts it: how `damocles-manager util sealer sectors abort` reaches a worker)."""
 
     async def report_finalized(self, sector: SectorId) -> None: ...
 
@@ -78,3 +91,23 @@ class SectorManager(Protocol):
         `request_id` is answered with the same upgrade, as for `allocate_sector`."""
 
     async def submit_snapup_proof(self, sector: SectorId, proof: SnapupProof) -> SubmitReply: ...
+
+    async def allocate_rebuild_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> RebuildAllocation | None:
+        """A finished sector whose files were lost, to seal again from its deals and original ticket, or None
+        when none is waiting (the reference's AllocateRebuildSector)."""
+
+    async def allocate_unseal_sector(
+        self, allowed_miners: list[int] | None, allowed_sizes: list[int] | None
+    ) -> UnsealAllocation | None:
+        """A deal's piece to read back out of its sealed sector, or None when none is waiting."""
+
+    async def acquire_unseal_dest(self, sector: SectorId, piece_cid: str) -> list[str]:
+        """Where the unsealed piece goes: `file:///path`, `store://name/path` or `http(s)://` URLs."""
+
+    async def achieve_unseal_sector(self, sector: SectorId, piece_cid: str, error: str) -> None:
+        """The unseal of the piece is over: done when `error` is empty, else failed for that reason."""
+
+    async def worker_ping(self, ping: WorkerPing) -> None:
+        """The worker is alive (sent every `[worker] ping_interval`), with what its threads are doing."""

@@ -48,6 +48,7 @@ from sealer_fsm.proofs._parent_cache import (
 )
 from sealer_fsm.proofs._pc1 import PreCommit1, seal_pre_commit_phase1
 from sealer_fsm.proofs._pc2 import Pc2Output, precommit_phase2
+from sealer_fsm.proofs._pieces import Slot, piece_layout, piece_offsets
 from sealer_fsm.proofs._poseidon_api import (
     FIELD_MODULUS,
     PoseidonUnavailable,
@@ -86,6 +87,7 @@ from sealer_fsm.proofs._tree import (
     zero_commitment,
 )
 from sealer_fsm.proofs._tree_d import build_tree_d, tree_d_file
+from sealer_fsm.proofs._unseal import SnapUpdate, UnsealOutput, padded_range, unseal_range
 
 __all__ = [
     "C1_OUTPUT_NAME",
@@ -112,8 +114,11 @@ __all__ = [
     "Progress",
     "SealProof",
     "SectorShape",
+    "Slot",
     "SnapOutput",
+    "SnapUpdate",
     "TreeInputError",
+    "UnsealOutput",
     "available_backends",
     "backend",
     "build_tree_d",
@@ -143,6 +148,7 @@ __all__ = [
     "load_c1_output",
     "native_available",
     "open_parent_cache",
+    "padded_range",
     "padded_size",
     "parent_cache_dir",
     "parent_cache_name",
@@ -153,6 +159,8 @@ __all__ = [
     "piece_cid_size",
     "piece_cid_v1",
     "piece_cid_v2",
+    "piece_layout",
+    "piece_offsets",
     "piece_size_for_payload",
     "porep_challenges",
     "porep_id",
@@ -178,6 +186,7 @@ __all__ = [
     "tree_root",
     "tree_root_of_file",
     "unpadded_size",
+    "unseal_range",
     "usable_cores",
     "use_backend",
     "use_field_backend",

@@ -1,6 +1,6 @@
 """The built-in steps of the shipped plans, one module per step family.
 
-`builtin_registry()` maps every step name used in `plans/sealer.yaml` and `plans/snapup.yaml` to its function;
+`builtin_registry()` maps every step name used in the shipped plans (`plans/*.yaml`) to its function;
 the worker (with the stages its machine file simulates) and `sealer-fsm plan check` both use it.
 """
 
@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sealer_fsm.registry import StepRegistry
-from sealer_fsm.steps import allocation, finalization, persistence, pieces, sealing, snap, submission
+from sealer_fsm.steps import (
+    allocation,
+    finalization,
+    persistence,
+    pieces,
+    rebuild,
+    sealing,
+    snap,
+    submission,
+    unseal,
+)
 
 _STEPS = {
     "allocate_sector": allocation.allocate_sector,
@@ -35,6 +45,16 @@ _STEPS = {
     "snap_prove": snap.snap_prove,
     "report_finalized": finalization.report_finalized,
     "abort_sector": finalization.abort_sector,
+    "allocate_rebuild_sector": allocation.allocate_rebuild_sector,
+    "check_sealed": rebuild.check_sealed,
+    "prepare_for_snapup": rebuild.prepare_for_snapup,
+    "rebuild_snap_encode": rebuild.rebuild_snap_encode,
+    "persist_rebuilt": persistence.persist_rebuilt,
+    "allocate_unseal_sector": allocation.allocate_unseal_sector,
+    "unseal_piece": unseal.unseal_piece,
+    "upload_piece": unseal.upload_piece,
+    "finish_unseal": unseal.finish_unseal,
+    "abort_unseal": unseal.abort_unseal,
 }
 
 
@@ -45,6 +65,10 @@ _SIMULATED_STAGES = {
     "pc2": sealing.simulated_pc2,
     "c1": sealing.simulated_c1,
     "snap_encode": snap.simulated_snap_encode,
+}
+# Other steps doing a stage's work, swapped with it: the rebuild plan encodes an upgrade as snapup did.
+_SIMULATED_ALSO = {
+    "snap_encode": {"rebuild_snap_encode": rebuild.simulated_rebuild_snap_encode},
 }
 
 
@@ -72,4 +96,5 @@ def builtin_registry(simulate: Collection[str] = (), proven_externally: Collecti
     for stage in stages:
         if stage in _SIMULATED_STAGES:
             steps[stage] = _SIMULATED_STAGES[stage]
+        steps.update(_SIMULATED_ALSO.get(stage, {}))
     return StepRegistry(steps)

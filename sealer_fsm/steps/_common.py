@@ -1,8 +1,10 @@
 """What every step family needs: the sector manager, the sector's id and files, and manager calls as failures.
 
 A manager call that fails is Temporary (the reference's `call_rpc!`): the runtime retries the step after
-`recover_interval`, and steps are written so that running again is safe. File work goes through the helpers
-of `_files` (re-exported here), which turn file errors into failures naming the path, classed by cause.
+`recover_interval`, and steps are written so that running again is safe. A manager that no longer knows the
+sector (SectorStateNotFound, the reference's error 11001) aborts the task, as the reference does. File work goes
+through the helpers of `_files` (re-exported here), which turn file errors into failures naming the path,
+classed by cause.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from sealer_fsm.config import SealingConfig
-from sealer_fsm.manager import ManagerError, SectorId, SectorManager
-from sealer_fsm.runtime import Permanent, StepContext, Temporary
+from sealer_fsm.manager import ManagerError, SectorId, SectorManager, SectorStateNotFound
+from sealer_fsm.runtime import AbortTask, Permanent, StepContext, Temporary
 from sealer_fsm.steps._files import (
     SectorFiles,
     copy_file_atomically,
@@ -57,9 +59,12 @@ def sector_id(ctx: StepContext) -> SectorId:
 
 
 async def call(what: str, request: Awaitable[T]) -> T:
-    """Await a manager request; a manager error becomes a Temporary failure naming the call."""
+    """Await a manager request; a manager error becomes a Temporary failure naming the call, an unknown sector
+    an abort."""
     try:
         return await request
+    except SectorStateNotFound as error:
+        raise AbortTask(f"{what}: {error}") from error
     except ManagerError as error:
         raise Temporary(f"{what}: {error}") from error
 

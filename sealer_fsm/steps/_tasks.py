@@ -152,3 +152,31 @@ def output_bytes(result: StageOutput, name: str, length: int | None = 32) -> byt
         return read_bytes(output_field(result, name, list), name, length)
     except StageFailed as error:
         raise Permanent(f"the {result.stage} output of processor {result.processor}: {error}") from error
+
+
+def unseal_task(ctx: StepContext, store: SectorFiles, output: Path, scratch: Path) -> dict[str, Any]:
+    """The reference's unseal task: the replica and its cache in the store holding them, the sealing's values, the
+    piece's unpadded range and where it goes; ours adds `scratch_dir` (where the key is labelled again) and, for a
+    piece of an upgrade, `update` (which decodes the updated replica). ValueError for a malformed value."""
+    unseal = ctx.require("unseal")
+    upgrade = unseal.get("upgrade")
+    replica, cache = ("update", "update-cache") if upgrade else ("sealed", "cache")
+    task: dict[str, Any] = {
+        "registered_proof": _proof_name(ctx.require("proof_type")),
+        "prover_id": _prover(ctx),
+        "sector_id": ctx.require("number"),
+        "comm_d": bytes32(bytes.fromhex(ctx.require("comm_d"))),
+        "ticket": _ticket(ctx),
+        "cache_dir": str(store.path(cache)),
+        "sealed_file": str(store.path(replica)),
+        "unsealed_output": str(output),
+        "offset": unseal["offset"],
+        "num_bytes": unseal["size"],
+        "scratch_dir": str(scratch),
+    }
+    if upgrade:
+        task["update"] = {
+            "comm_d_new": bytes32(bytes.fromhex(upgrade["comm_d_new"])),
+            "comm_r_old": bytes32(bytes.fromhex(upgrade["comm_r_old"])),
+        }
+    return task

@@ -83,3 +83,25 @@ async def allocate_snapup_sector(ctx: StepContext) -> StepResult:
             "access_instance": allocation.access_instance,
         },
     )
+
+
+async def allocate_rebuild_sector(ctx: StepContext) -> StepResult:
+    """rebuild Empty → Allocated: a finished sector whose files were lost, with the deals and the ticket it was
+    sealed with and what the chain recorded of it (its CommR, its upgrade)."""
+    request = manager(ctx).allocate_rebuild_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    allocation = await _ask_for_work(ctx, "rebuild sector", request)
+    if allocation is None:
+        return IDLE
+    SectorFiles(ctx.location / "data", allocation.sector.id.name).prepare()
+    return Outcome("AllocatedRebuildSector", allocation.task_data())
+
+
+async def allocate_unseal_sector(ctx: StepContext) -> StepResult:
+    """unseal Empty → Allocated: a deal's piece to read back out of a sealed sector, with its place in the sector,
+    the sealing's ticket and CommD, and the store holding the replica."""
+    request = manager(ctx).allocate_unseal_sector(ctx.sealing.allowed_miners, allowed_sizes(ctx.sealing))
+    allocation = await _ask_for_work(ctx, "unseal sector", request)
+    if allocation is None:
+        return IDLE
+    SectorFiles(ctx.location / "data", allocation.sector.id.name).prepare()
+    return Outcome("AllocatedUnsealSector", allocation.task_data())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sealer_fsm.manager import REPORT_ABORTED, ManagerError
+from sealer_fsm.manager import REPORT_ABORTED, ManagerError, SectorStateNotFound
 from sealer_fsm.runtime import StepContext
 from sealer_fsm.steps._common import SectorFiles, call, manager, sector_id
 from sealer_fsm.steps._files import file_errors, remove_path, temporary_name
@@ -34,6 +34,8 @@ async def abort_sector(ctx: StepContext) -> None:
     reason = abort_reason(ctx)
     try:
         await manager(ctx).report_aborted(sector_id(ctx), reason)
+    except SectorStateNotFound:
+        ctx.log.info("%s: the manager no longer knows the sector (it dropped it): nothing to report", ctx.sector)
     except ManagerError as error:
         # The reference logs the error and takes the next task; we also keep the report and retry it.
         ctx.log.warning("%s: ReportAborted failed (%s); it is retried in the background", ctx.sector, error)

@@ -47,11 +47,20 @@ def transfer_task(local: SectorFiles, store: SectorFiles, store_name: str, kinds
     }
 
 
+def reserved_size(sector_size: int) -> int:
+    """What the reference reserves in a persist store: twice the sector below 32GiB, 1.02 times from 32GiB."""
+    return sector_size * 2 if sector_size < 32 << 30 else sector_size + sector_size // 50
+
+
 async def _reserve(ctx: StepContext) -> StoreInfo:
-    """Ask for a store until one has room, as the reference does (null → retry after rpc_polling_interval)."""
-    size = 2 * ctx.require("sector_size")
+    """Ask for a store among the writable attached ones until one has room, as the reference does (null: retry
+    after rpc_polling_interval); a worker without a writable store cannot persist anything (Permanent)."""
+    candidates = sorted(ctx.stores)
+    if not candidates:
+        raise Permanent("no writable [[attached]] store to persist to (every attached store is read-only)")
+    size = reserved_size(ctx.require("sector_size"))
     while True:
-        store = await call("StoreReserveSpace", manager(ctx).reserve_space(sector_id(ctx), size, []))
+        store = await call("StoreReserveSpace", manager(ctx).reserve_space(sector_id(ctx), size, candidates))
         if store is not None:
             return store
         ctx.log.info("%s: no persist store has room yet", ctx.sector)
@@ -75,3 +84,9 @@ async def persist_sealed(ctx: StepContext) -> StepResult:
 async def persist_update(ctx: StepContext) -> StepResult:
     """SnapProved → Persisted: the updated replica and its cache go to a persist store."""
     return await _persist(ctx, UPDATE_FILES)
+
+
+async def persist_rebuilt(ctx: StepContext) -> StepResult:
+    """rebuild SnapDone → Persisted: an upgraded sector's update files (as the reference's rebuild persists
+    them), else its sealed file and cache."""
+    return await _persist(ctx, UPDATE_FILES if "upgrade" in ctx.data else SEALED_FILES)

@@ -10,7 +10,6 @@ the sector's cache folder, where C1 opens the data nodes' inclusion paths.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,53 +17,18 @@ from sealer_fsm import proofs
 from sealer_fsm.manager import Deal
 from sealer_fsm.proofs import (
     CancelToken,
+    Slot,
     comm_d_from_pieces,
     commp_bytes,
     fr32_pad,
     parse_piece_cid,
     piece_cid_v1,
+    piece_layout,
     unpadded_size,
     zero_commitment,
 )
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import SectorFiles, call, file_errors, manager, temporary_name
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One piece of the staged sector: its padded size and the deal it holds (None for pledge zeros)."""
-
-    size: int
-    deal: int | None
-
-
-def piece_layout(deal_sizes: list[int], sector_size: int) -> list[Slot]:
-    """The sector's pieces in order: each deal at the next multiple of its own size, pledge pieces elsewhere.
-
-    Pledge pieces are the largest aligned powers of two that fill each gap, so the slots tile the sector and
-    `comm_d_from_pieces` over them gives the staged sector's root. ValueError when the deals do not fit.
-    """
-    slots: list[Slot] = []
-    offset = 0
-    for index, size in enumerate(deal_sizes):
-        start = -(-offset // size) * size
-        slots += _pledge_slots(offset, start)
-        slots.append(Slot(size, index))
-        offset = start + size
-    if offset > sector_size:
-        raise ValueError(f"the deals need {offset} bytes once aligned, more than the sector's {sector_size}")
-    return slots + _pledge_slots(offset, sector_size)
-
-
-def _pledge_slots(start: int, end: int) -> list[Slot]:
-    slots = []
-    while start < end:
-        size = start & -start if start else end
-        while start + size > end:
-            size //= 2
-        slots.append(Slot(size, None))
-        start += size
-    return slots
 
 
 def write_staged_sector(
@@ -102,7 +66,12 @@ def _counted(count: int, noun: str) -> str:
 
 async def add_pieces(ctx: StepContext) -> StepResult:
     """DealsAcquired/Allocated → PieceAdded: stage the sector's data in `data/unsealed/<sector>`."""
-    deals = [Deal.from_json(raw) for raw in ctx.require("deals")]
+    return await stage_deals(ctx, [Deal.from_json(raw) for raw in ctx.require("deals")])
+
+
+async def stage_deals(ctx: StepContext, deals: list[Deal]) -> Outcome:
+    """AddPiece of `deals`: their data and pledge pieces staged in `data/unsealed/<sector>` (replacing what was
+    staged before), and the pieces recorded."""
     sector_size = ctx.require("sector_size")
     try:
         slots = piece_layout([deal.piece_size for deal in deals], sector_size)

@@ -68,7 +68,7 @@ def _write_simulated_update(local: SectorFiles, new_comm_r: bytes) -> None:
     (update_cache / "p_aux").write_bytes(new_comm_r)
 
 
-async def _simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> StepResult:
+async def simulated_update(ctx: StepContext, local: SectorFiles, why: str) -> Outcome:
     new_comm_r = simulated.snap_comm_r(bytes.fromhex(ctx.require("old_comm_r")), bytes.fromhex(ctx.require("comm_d")))
     async with ctx.processors.slot("snap_encode"):
         await ctx.run_blocking(_write_simulated_update, local, new_comm_r)
@@ -82,10 +82,15 @@ async def snap_encode(ctx: StepContext) -> StepResult:
     """TreeDBuilt → SnapEncoded: the new replica from the sector key and the new data, by the snap_encode processor
     (simulated when the sector key is); safe to run again, a new replica and TreeR-last already whole for the same
     inputs are kept."""
-    local = await _fetch_sector_key(ctx)
+    return await encode_update(ctx, await _fetch_sector_key(ctx))
+
+
+async def encode_update(ctx: StepContext, local: SectorFiles) -> Outcome:
+    """The new data (`unsealed/`) encoded into the sector key (`sealed/` and `cache/`) of `local`, whose CommR is
+    the task's `old_comm_r`: the new replica in `update/`, its trees in `update-cache/`, and the new CommR."""
     old_comm_r = bytes.fromhex(ctx.require("old_comm_r"))
     if not await ctx.run_blocking(sealed_for_real, local, old_comm_r):
-        return await _simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
+        return await simulated_update(ctx, local, "the sector was sealed with a simulated PC2")
     result = await ctx.processors.run("snap_encode", snap_encode_task(ctx, local))
     comm_d_new, comm_r_new = output_bytes(result, "comm_d_new"), output_bytes(result, "comm_r_new")
     if comm_d_new.hex() != ctx.require("comm_d"):
@@ -106,7 +111,7 @@ async def simulated_snap_encode(ctx: StepContext) -> StepResult:
     """TreeDBuilt → SnapEncoded where `[proofs] simulate` names snap_encode. SIMULATED: the new CommR binds the old
     CommR and the new CommD."""
     local = await _fetch_sector_key(ctx)
-    return await _simulated_update(ctx, local, "[proofs] simulate")
+    return await simulated_update(ctx, local, "[proofs] simulate")
 
 
 @simulated_step

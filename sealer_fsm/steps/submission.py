@@ -58,7 +58,8 @@ async def submit_precommit(ctx: StepContext) -> StepResult:
         ticket=Randomness.from_json(ctx.require("ticket")),
     )
     reset = bool(ctx.data.get("precommit_resubmit"))
-    reply = await call("SubmitPreCommit", manager(ctx).submit_precommit(sector_id(ctx), info, reset))
+    request = manager(ctx).submit_precommit(sector_id(ctx), info, reset, proof_type=ctx.require("proof_type"))
+    reply = await call("SubmitPreCommit", request)
     _check_submitted(f"pre-commit of {ctx.sector}", reply)
     return Outcome("SubmitPC", {"precommit_resubmit": False})
 
@@ -72,9 +73,11 @@ async def poll_precommit(ctx: StepContext) -> StepResult:
 
 
 async def submit_persisted(ctx: StepContext) -> StepResult:
-    """Persisted → PersistanceSubmitted: the manager checks the persisted files; `false` is Permanent."""
+    """Persisted → PersistanceSubmitted (rebuild: → Finished): the manager checks the persisted files; `false` is
+    Permanent. They are the update files of a rebuilt upgraded sector (`is_upgrade`), else the sealed ones."""
     instance = ctx.require("persist_instance")
-    found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, False))
+    is_upgrade = "upgrade" in ctx.data
+    found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, is_upgrade))
     if not found:
         raise Permanent(f"the manager did not find the persisted files of {ctx.sector} in store {instance!r}")
     return "SubmitPersistance"
@@ -84,7 +87,7 @@ async def wait_seed(ctx: StepContext) -> StepResult:
     """PersistanceSubmitted → SeedAssigned, waiting as long as the manager says the seed epoch is ahead."""
     sector = sector_id(ctx)
     while True:
-        answer = await call("WaitSeed", manager(ctx).wait_seed(sector))
+        answer = await call("WaitSeed", manager(ctx).wait_seed(sector, proof_type=ctx.require("proof_type")))
         if answer.seed is not None:
             return Outcome("AssignSeed", {"seed": answer.seed.to_json()})
         if not answer.should_wait:

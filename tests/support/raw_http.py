@@ -33,11 +33,13 @@ def rpc(port: int, method: str, params: Any = None, request_id: Any = 1) -> dict
     return answer
 
 
-def raw_exchange(port: int, data: bytes) -> bytes:
-    """Send raw bytes on a fresh connection, end our side, and read until the server closes it."""
+def raw_exchange(port: int, data: bytes, *, end_input: bool = True) -> bytes:
+    """Send raw bytes on a fresh connection, end our side (unless `end_input` is false: a client still sending
+    a body), and read until the server closes it."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        if end_input:
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)

@@ -24,6 +24,9 @@ class EpochClock:
         self.block_time = block_time
         self._now = now
 
+    def now(self) -> float:
+        return self._now()
+
     def head(self) -> int:
         if self.block_time <= 0:
             return 0

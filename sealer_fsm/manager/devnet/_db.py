@@ -74,6 +74,38 @@ CREATE UNIQUE INDEX sectors_by_snap_request ON sectors (snap_request_id);
 """
 
 
+# Version 3: the last WorkerPing of each worker (`devnet serve`), and the operator's requests (`sealer-fsm devnet
+# rebuild`, `devnet unseal`) with how the worker's rebuild and unseal threads served them.
+_TO_VERSION_3 = """
+CREATE TABLE workers (
+    name TEXT PRIMARY KEY,
+    dest TEXT NOT NULL,
+    version TEXT NOT NULL,
+    summary TEXT NOT NULL,                  -- JSON: threads, empty, paused, running, waiting, errors
+    last_ping INTEGER NOT NULL              -- Unix seconds
+);
+CREATE TABLE rebuilds (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sector INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',  -- queued | allocated | finished | aborted
+    request_id TEXT UNIQUE,                 -- the allocation request that took it
+    instance TEXT,                          -- the store the rebuilt files were persisted into
+    detail TEXT                             -- why it was aborted
+);
+CREATE TABLE unseals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sector INTEGER NOT NULL,
+    piece_cid TEXT NOT NULL,
+    dests TEXT NOT NULL,                    -- JSON list of destination URLs
+    status TEXT NOT NULL DEFAULT 'queued',  -- queued | unsealing | uploading | finished | failed
+    request_id TEXT UNIQUE,
+    error TEXT
+);
+"""
+REBUILD_PENDING = ("queued", "allocated")
+UNSEAL_PENDING = ("queued", "unsealing", "uploading")
+
+
 def _legacy_version(db: sqlite3.Connection, tables: set[str]) -> int | None:
     """Version 1 devnet databases were not stamped; they are the ones with the chain's four tables."""
     return 1 if {"chain", "sectors", "deals", "submissions"} <= tables else None
@@ -83,9 +115,9 @@ DEVNET_DATABASE = register_kind(
     DatabaseKind(
         name="the devnet's chain database",
         application_id=int.from_bytes(b"sFDn", "big"),
-        version=2,
-        schema=_SCHEMA + _TO_VERSION_2,
-        upgrades={1: _TO_VERSION_2},
+        version=3,
+        schema=_SCHEMA + _TO_VERSION_2 + _TO_VERSION_3,
+        upgrades={1: _TO_VERSION_2, 2: _TO_VERSION_3},
         legacy_version=_legacy_version,
     )
 )
@@ -162,10 +194,13 @@ class DevnetDatabase:
 
     def first_snapup_candidate(self) -> sqlite3.Row | None:
         """The oldest finalized committed-capacity sector not yet offered for an upgrade (no deals: none were
-        made for it, or the worker never asked, its deals being disabled)."""
+        made for it, or the worker never asked, its deals being disabled) whose replica is not lost (waiting for
+        a rebuild)."""
         row: sqlite3.Row | None = self._db.execute(
             "SELECT * FROM sectors WHERE status = 'finalized' AND (deals IS NULL OR deals = '[]') AND snapup IS NULL"
-            " AND persisted IS NOT NULL ORDER BY number LIMIT 1"
+            " AND persisted IS NOT NULL"
+            " AND number NOT IN (SELECT sector FROM rebuilds WHERE status IN ('queued', 'allocated'))"
+            " ORDER BY number LIMIT 1"
         ).fetchone()
         return row
 
@@ -200,9 +235,116 @@ class DevnetDatabase:
                 (epoch, sector, kind, result, detail),
             )
 
+    def record_ping(self, name: str, dest: str, version: str, summary: dict[str, int], at: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO workers (name, dest, version, summary, last_ping) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET dest = excluded.dest, version = excluded.version,"
+                " summary = excluded.summary, last_ping = excluded.last_ping",
+                (name, dest, version, dumps(summary), at),
+            )
+
+    def pings(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM workers ORDER BY name").fetchall()
+
     def submissions(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT * FROM submissions ORDER BY seq").fetchall()
         return [dict(row) for row in rows]
+
+    # -- rebuild and unseal requests -------------------------------------------------------------------------
+
+    def insert_rebuild(self, sector: int) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO rebuilds (sector) VALUES (?)", (sector,))
+
+    def rebuilds(self, sector: int) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM rebuilds WHERE sector = ? ORDER BY seq", (sector,)).fetchall()
+
+    def pending_rebuild(self, sector: int) -> sqlite3.Row | None:
+        """The sector's rebuild that is queued or being served, if any (there is at most one)."""
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM rebuilds WHERE sector = ? AND status IN (?, ?)", (sector, *REBUILD_PENDING)
+        ).fetchone()
+        return row
+
+    def take_rebuild(self, request_id: str | None) -> sqlite3.Row | None:
+        """The rebuild given to `request_id` already, else the oldest queued one, now allocated to it."""
+        with self.transaction() as db:
+            return _take(db, "rebuilds", "allocated", request_id, "")
+
+    def update_rebuild(self, seq: int, **columns: Any) -> None:
+        with self.transaction() as db:
+            _update_request(db, "rebuilds", seq, columns)
+
+    def queue_unseal(self, sector: int, piece_cid: str, dest: str) -> sqlite3.Row:
+        """A new unseal request, or `dest` added to the one still queued for the same piece (as the reference's
+        manager does); a piece being unsealed takes no new destination (ValueError)."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM unseals WHERE sector = ? AND piece_cid = ? AND status IN (?, ?, ?)",
+                (sector, piece_cid, *UNSEAL_PENDING),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO unseals (sector, piece_cid, dests) VALUES (?, ?, ?)",
+                    (sector, piece_cid, dumps([dest])),
+                )
+            elif row["status"] != "queued":
+                raise ValueError(
+                    f"piece {piece_cid} is being unsealed ({row['status']}); add a destination once that is over"
+                )
+            elif dest not in json.loads(row["dests"]):
+                _update_request(db, "unseals", row["seq"], {"dests": dumps([*json.loads(row["dests"]), dest])})
+            queued: sqlite3.Row = db.execute(
+                "SELECT * FROM unseals WHERE sector = ? AND piece_cid = ? ORDER BY seq DESC LIMIT 1",
+                (sector, piece_cid),
+            ).fetchone()
+            return queued
+
+    def unseals(self, sector: int) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM unseals WHERE sector = ? ORDER BY seq", (sector,)).fetchall()
+
+    def take_unseal(self, request_id: str | None) -> sqlite3.Row | None:
+        """The unseal given to `request_id` already, else the oldest queued one whose sector is not waiting for a
+        rebuild (its replica is lost until then), now being unsealed for it."""
+        waiting = "AND sector NOT IN (SELECT sector FROM rebuilds WHERE status IN ('queued', 'allocated'))"
+        with self.transaction() as db:
+            return _take(db, "unseals", "unsealing", request_id, waiting)
+
+    def unseal_in_progress(self, sector: int, piece_cid: str) -> sqlite3.Row | None:
+        """The unseal of this piece a worker is serving (unsealing or uploading), or the last one it finished."""
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT * FROM unseals WHERE sector = ? AND piece_cid = ? AND status != 'queued' ORDER BY seq DESC",
+            (sector, piece_cid),
+        ).fetchone()
+        return row
+
+    def update_unseal(self, seq: int, **columns: Any) -> None:
+        with self.transaction() as db:
+            _update_request(db, "unseals", seq, columns)
+
+
+def _take(
+    db: sqlite3.Connection, table: str, status: str, request_id: str | None, condition: str
+) -> sqlite3.Row | None:
+    """Allocate a queued request of `table` (rebuilds, unseals) to `request_id`, oldest first; a request id that
+    already took one gets that one again, so a worker that lost the reply is not given a second request."""
+    if request_id is not None:
+        given: sqlite3.Row | None = db.execute(f"SELECT * FROM {table} WHERE request_id = ?", (request_id,)).fetchone()
+        if given is not None:
+            return given
+    query = f"SELECT * FROM {table} WHERE status = 'queued' {condition} ORDER BY seq LIMIT 1"
+    row: sqlite3.Row | None = db.execute(query).fetchone()
+    if row is None:
+        return None
+    _update_request(db, table, row["seq"], {"status": status, "request_id": request_id})
+    taken: sqlite3.Row = db.execute(f"SELECT * FROM {table} WHERE seq = ?", (row["seq"],)).fetchone()
+    return taken
+
+
+def _update_request(db: sqlite3.Connection, table: str, seq: int, columns: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    db.execute(f"UPDATE {table} SET {assignments} WHERE seq = ?", (*columns.values(), seq))
 
 
 def _update(db: sqlite3.Connection, number: int, columns: dict[str, Any]) -> None:

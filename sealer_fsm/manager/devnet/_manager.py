@@ -31,16 +31,23 @@ from sealer_fsm.manager._types import (
     PreCommitInfo,
     Randomness,
     SectorId,
+    SectorStateNotFound,
+    SectorStateReply,
     SeedWait,
     SnapupAllocation,
     SnapupProof,
+    StateReport,
     StoreInfo,
     SubmitReply,
     SubmitResult,
+    ThreadSummary,
+    WorkerPing,
+    WorkerPingRecord,
 )
 from sealer_fsm.manager.devnet import _verify
 from sealer_fsm.manager.devnet._chain import Draws, EpochClock, Now, deal_piece_sizes
 from sealer_fsm.manager.devnet._db import DATABASE_NAME, DevnetDatabase, dumps
+from sealer_fsm.manager.devnet._requests import RequestService
 from sealer_fsm.proofs import commp_bytes
 
 ACCEPTED = SubmitReply(SubmitResult.ACCEPTED)
@@ -50,7 +57,7 @@ log = logging.getLogger("sealer_fsm.devnet")
 CC_SHARE = 0.5
 
 
-class DevnetManager:
+class DevnetManager(RequestService):
     """Implements `SectorManager`; `now` is the clock the epochs derive from (tests inject their own).
 
     `stores` are the persist stores it hands out (StoreReserveSpace); `readonly_stores` it knows too, as the
@@ -95,8 +102,14 @@ class DevnetManager:
     def _row(self, sector: SectorId) -> Any:
         row = self.db.sector(sector.number)
         if row is None or row["miner"] != sector.miner:
-            raise ManagerError(f"devnet: unknown sector {sector.name}")
+            raise SectorStateNotFound(f"devnet: unknown sector {sector.name}")
         return row
+
+    def _check_proof_type(self, row: Any, proof_type: int | None) -> str | None:
+        """Why `proof_type` is not the sector's seal proof (a sentence), or None when it is or was not given."""
+        if proof_type is None or proof_type == self.proof_type:
+            return None
+        return f"seal proof type {proof_type} is not the sector's ({self.proof_type})"
 
     # -- allocation and deals ----------------------------------------------------------------------------------
 
@@ -173,10 +186,15 @@ class DevnetManager:
     def _ticket_expired(self, ticket_epoch: int, head: int) -> bool:
         return head - ticket_epoch > self.config.ticket_expiry_epochs
 
-    async def submit_precommit(self, sector: SectorId, info: PreCommitInfo, reset: bool) -> SubmitReply:
+    async def submit_precommit(
+        self, sector: SectorId, info: PreCommitInfo, reset: bool, *, proof_type: int | None = None
+    ) -> SubmitReply:
         self._call("SubmitPreCommit", sector.number)
         row = self._row(sector)
         head = self.clock.head()
+        wrong_proof = self._check_proof_type(row, proof_type)
+        if wrong_proof:
+            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, wrong_proof)
         reply = self._judge_precommit(row, info, head)
         accepted = {"comm_d": info.comm_d.hex(), "comm_r": info.comm_r.hex()}
         return self._settle_submission("precommit", "SubmitPreCommit", sector, row, head, reply, accepted)
@@ -290,6 +308,8 @@ class DevnetManager:
         store = self.all_stores.get(instance)
         if store is None or not _verify.files_present(store, sector.name, kinds):
             return False
+        if not self._rebuild_persisted(sector.number, instance, is_upgrade):
+            return False
         if not is_upgrade:
             self.db.update_sector(sector.number, persisted=instance)
         return True
@@ -302,9 +322,12 @@ class DevnetManager:
         landed = row["precommit_epoch"] + self.config.precommit_epochs
         return landed if self.clock.head() >= landed else None
 
-    async def wait_seed(self, sector: SectorId) -> SeedWait:
+    async def wait_seed(self, sector: SectorId, *, proof_type: int | None = None) -> SeedWait:
         self._call("WaitSeed", sector.number)
         row = self._row(sector)
+        wrong_proof = self._check_proof_type(row, proof_type)
+        if wrong_proof:
+            raise ManagerError(f"devnet: {wrong_proof}")
         landed = self._landed_epoch(row)
         if landed is None:
             return SeedWait(False, 0.0, None)
@@ -358,10 +381,44 @@ class DevnetManager:
 
     # -- reports -----------------------------------------------------------------------------------------------
 
-    async def report_state(self, sector: SectorId, previous: str, current: str, event: str) -> None:
+    async def report_state(self, sector: SectorId, report: StateReport) -> SectorStateReply:
+        """Keeps the latest report; the reply says the sector was dropped here (aborted, or its upgrade aborted)
+        or is finished, so a worker still sealing it aborts it."""
         self._call("ReportState", sector.number)
-        if self.db.sector(sector.number) is not None:
-            self.db.update_sector(sector.number, latest_state=f"{previous} => {current} @{event}")
+        row = self._row(sector)
+        latest = f"{report.previous} => {report.current} @{report.event} ({report.instance} @ {report.location})"
+        if report.failure is not None:
+            latest += f" {report.failure.level}: {report.failure.desc}"
+        self.db.update_sector(sector.number, latest_state=latest)
+        if row["status"] == "aborted":
+            return SectorStateReply(True, row["abort_reason"])
+        if row["snapup"] == "aborted":
+            return SectorStateReply(True, row["abort_reason"])
+        if row["snapup"] in ("allocated", "upgraded") or self._served(sector.number):
+            return SectorStateReply(False)
+        return SectorStateReply(row["status"] == "finalized")
+
+    async def worker_ping(self, ping: WorkerPing) -> None:
+        summary = ping.summary
+        counts = {
+            "threads": summary.threads,
+            "empty": summary.empty,
+            "paused": summary.paused,
+            "running": summary.running,
+            "waiting": summary.waiting,
+            "errors": summary.errors,
+        }
+        self.db.record_ping(ping.name, ping.dest, ping.version, counts, int(self.clock.now()))
+
+    async def worker_pings(self) -> list[WorkerPingRecord]:
+        """The last ping of every worker this devnet heard from, by name."""
+        return [
+            WorkerPingRecord(
+                WorkerPing(row["name"], row["dest"], row["version"], ThreadSummary(**json.loads(row["summary"]))),
+                row["last_ping"],
+            )
+            for row in self.db.pings()
+        ]
 
     async def report_finalized(self, sector: SectorId) -> None:
         self._call("ReportFinalized", sector.number)
@@ -372,7 +429,9 @@ class DevnetManager:
         """Idempotent; an abort of an upgrade drops the upgrade, never the finished sector underneath."""
         self._call("ReportAborted", sector.number)
         row = self._row(sector)
-        if row["status"] == "finalized" and row["snapup"] == "allocated":
+        if self._rebuild_aborted(sector.number, reason):
+            log.info("devnet: the rebuild of %s aborted: %s", sector.name, reason)
+        elif row["status"] == "finalized" and row["snapup"] == "allocated":
             self.db.update_sector(sector.number, snapup="aborted", abort_reason=reason)
         elif row["status"] != "aborted" and row["status"] != "finalized":
             self.db.update_sector(sector.number, status="aborted", abort_reason=reason)

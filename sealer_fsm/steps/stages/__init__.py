@@ -10,7 +10,7 @@ token stops it. The worker hands `builtin_stage` to its `Processors`.
 from __future__ import annotations
 
 from sealer_fsm.processors import StageFailed, StageFunction
-from sealer_fsm.steps.stages import _commit, _sealing, _transfer
+from sealer_fsm.steps.stages import _commit, _sealing, _transfer, _unseal
 from sealer_fsm.steps.stages._commit import prove as prove_c1
 
 _STAGES: dict[str, StageFunction] = {
@@ -20,6 +20,7 @@ _STAGES: dict[str, StageFunction] = {
     "c1": _commit.c1,
     "c2": _commit.c2,
     "transfer": _transfer.transfer,
+    "unseal": _unseal.unseal,
 }
 
 
