@@ -161,8 +161,7 @@ DEVNET = "[sector_manager.devnet]\n"
         ),
         ('[worker]\nname = "../../../tmp/escape"\n' + THREAD + STORE, "[worker] name: "),
         # The same classes of fault, swept over the rest of the schema.
-        (THREAD + STORE + "[sealing]\nverify_after_pc2 = true\n", "[sealing] verify_after_pc2: not supported yet"),
-        (THREAD + "sealing = {verify_after_pc2 = true}\n" + STORE, "#0 sealing verify_after_pc2: not supported yet"),
+        (THREAD + STORE + '[proofs]\nsimulate = ["c1"]\n', "[proofs] simulate: c1 is simulated only with pc2"),
         (THREAD + STORE + "[sealing]\nallowed_miners = [-1]\n", "[sealing] allowed_miners[0]: must not be negative"),
         (THREAD + STORE + "[sealing]\nallowed_miners = [99999999999999999999]\n", "allowed_miners[0]: must be at"),
         (THREAD + STORE + '[sealing]\nallowed_sizes = ["2KB2"]\n', "[sealing] allowed_sizes[0]: expected a size"),

@@ -180,7 +180,7 @@ def test_the_chain_continues_after_a_restart(tmp_path: Path) -> None:
     assert run(reopened.allocate_sector(None, None)).id.number == 2
 
 
-def test_the_simulated_proof_is_verified_and_a_wrong_one_mismatches(tmp_path: Path) -> None:
+def test_the_simulated_proof_of_a_simulated_sector_is_verified_and_a_wrong_one_rejected(tmp_path: Path) -> None:
     clock = ManualClock()
     devnet = make_devnet(tmp_path, clock, precommit_epochs=1, seed_epochs=1)
     sector = run(devnet.allocate_sector(None, None)).id
@@ -193,7 +193,9 @@ def test_the_simulated_proof_is_verified_and_a_wrong_one_mismatches(tmp_path: Pa
     proof = simulated.porep_proof(simulated.c1_digest(replica, info.comm_r, info.comm_d, seed.value))
     assert proof.startswith(b"SIMULATED-PROOF-v1") and len(proof) == 192
     forged = proof[:-1] + bytes([proof[-1] ^ 1])
-    assert run(devnet.submit_proof(sector, forged, False)).result is SubmitResult.MISMATCHED_SUBMISSION
+    rejected = run(devnet.submit_proof(sector, forged, False))
+    assert rejected.result is SubmitResult.REJECTED  # as damocles-manager answers a proof failing VerifySeal
+    assert rejected.desc == "invalid proof: the simulated proof is not the one of this simulated sector's C1"
     assert run(devnet.submit_proof(sector, proof, False)).result is SubmitResult.ACCEPTED
     assert run(devnet.submit_proof(sector, proof, True)).result is SubmitResult.DUPLICATE_SUBMIT
 

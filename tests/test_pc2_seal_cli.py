@@ -47,7 +47,7 @@ def test_the_2kib_cc_sector_through_the_cli_in_a_real_process(tmp_path: Path) ->
     assert set(report["seconds"]) == {"tree_d", "pc1", "pc2"}
     del report["seconds"]
     assert report == CC_2KIB
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "sealed"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "seal.json", "sealed"]
 
 
 def test_the_2kib_cc_comm_r_on_every_backend_and_the_reference(tmp_path: Path, field_backend: str) -> None:

@@ -5,7 +5,9 @@ mid-PC1, a `pause --now` and a drain reach the work in the child without ever ru
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import logging
 import os
 import signal
 import sys
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _devnet_helpers import devnet_machine
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,6 +24,7 @@ from sealer_fsm.config import load_machine_file
 from sealer_fsm.manager.devnet._verify import EXTERNAL_PROOF
 from sealer_fsm.metrics import WorkerMetrics
 from sealer_fsm.processors import TRACE_ENV
+from sealer_fsm.proofs import parse_c1_output, verify_porep
 from sealer_fsm.runtime import ThreadState, Worker, WorkerListener
 from tests.support.traces import Interval, max_overlap, read_intervals
 
@@ -254,3 +258,33 @@ def test_an_external_c2_prover_gets_the_reference_task_and_its_proof_is_labelled
     assert log.read_text().splitlines() == ["c1out prover_id sector_id miner_id"]  # the reference's c2 fields
     submissions = worker.services.manager.db.submissions()  # type: ignore[attr-defined]
     assert any(row["kind"] == "proof" and row["detail"] == EXTERNAL_PROOF for row in submissions)
+
+
+def test_an_external_c1_child_gets_the_reference_arguments_and_writes_what_the_step_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    worker = worker_for(tmp_path, 1, "[[processors.c1]]\n")  # the worker's own `sealer-fsm processor c1`
+    kept: dict[str, Any] = {}
+
+    class AtC1Done(WorkerListener):
+        def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
+            if destination == "C1Done":
+                kept["data"] = dict(thread.task.data)
+                kept["c1"] = Path(thread.task.data["c1_out"]["path"]).read_bytes()
+
+    worker.add_listener(AtC1Done())
+    asyncio.run(asyncio.wait_for(worker.run(), DEADLINE))
+    data, c1_json = kept["data"], kept["c1"]
+    assert data["c1_out"]["sha256"] == hashlib.sha256(c1_json).hexdigest() and data["c1_out"]["challenges"] == 2
+    verdict = verify_porep(
+        parse_c1_output(c1_json),
+        comm_d=bytes.fromhex(data["comm_d"]),
+        comm_r=bytes.fromhex(data["comm_r"]),
+        replica_id=bytes.fromhex(data["pc1_out"]["replica_id"]),
+        seed=bytes.fromhex(data["seed"]["value"]),
+    )
+    assert verdict.valid
+    assert any(": C1 done by ext(pid: " in record.getMessage() for record in caplog.records)
+    finished = [task.state for task in worker.store.tasks() if task.sector == data["sector_id"]]
+    assert finished == ["Finished"]  # the devnet verified the proof of that C1

@@ -156,14 +156,22 @@ def _number(what: str) -> Callable[[str], int]:
     return parse
 
 
-def _ticket(text: str) -> bytes:
-    try:
-        ticket = bytes.fromhex(text)
-    except ValueError:
-        ticket = b""
-    if len(ticket) != 32:
-        raise argparse.ArgumentTypeError(f"the ticket must be 64 hex digits (32 bytes), got {text!r}")
-    return ticket
+def _bytes32(what: str) -> Callable[[str], bytes]:
+    """An argument of 32 bytes written as 64 hex digits (a ticket, a seed)."""
+
+    def parse(text: str) -> bytes:
+        try:
+            value = bytes.fromhex(text)
+        except ValueError:
+            value = b""
+        if len(value) != 32:
+            raise argparse.ArgumentTypeError(f"the {what} must be 64 hex digits (32 bytes), got {text!r}")
+        return value
+
+    return parse
+
+
+_ticket = _bytes32("ticket")
 
 
 def _comm_d(text: str) -> bytes:

@@ -3,7 +3,8 @@
 Operators use it to check a host's sealing speed, or a sector's commitments, with the code the sealing steps
 run. `--cc` seals a committed-capacity (all-zero) sector; `--data FILE` stages a raw payload (Fr32-padded,
 zero-filled to the sector) the way AddPiece does. The folder receives `unsealed` (the staged sector, with
-`--data`), `cache/` (the layers, trees, p_aux and t_aux) and `sealed` (the replica).
+`--data`), `cache/` (TreeD, the layers, trees, p_aux and t_aux), `sealed` (the replica) and `seal.json` (the
+inputs and commitments, for `proofs c1`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sealer_fsm import proofs
 from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._proofs_c1 import write_seal_record
 from sealer_fsm.cli._proofs_pc1 import _add_proof_arguments, _cancellable, _number, _seal_proof, _ticket
 from sealer_fsm.units import format_size
 
@@ -43,9 +45,7 @@ def run_seal(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     staged = None if args.cc else _stage(args.data, out / "unsealed", proof.sector_size)
-    comm_d = (
-        proofs.zero_commitment(proof.sector_size) if staged is None else _cancellable(proofs.tree_root_of_file, staged)
-    )
+    comm_d = _cancellable(proofs.build_tree_d, cache, proof.sector_size, staged)  # stored whole, for C1
     seconds["tree_d"] = time.monotonic() - started
 
     started = time.monotonic()
@@ -63,6 +63,8 @@ def run_seal(args: argparse.Namespace) -> int:
     started = time.monotonic()
     pc2 = _cancellable(proofs.precommit_phase2, cache, sealed, proof.sector_size, staged)
     seconds["pc2"] = time.monotonic() - started
+    write_seal_record(out, proof, miner=args.miner, sector=args.sector, ticket=args.ticket, comm_d=comm_d,
+                      comm_r=pc2.comm_r)  # fmt: skip
 
     report: dict[str, Any] = {
         "comm_d": proofs.piece_cid_v1(comm_d),

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from sealer_fsm import proofs
 from sealer_fsm.cli._common import CliError, print_json
+from sealer_fsm.cli._proofs_c1 import register_c1_commands
 from sealer_fsm.cli._proofs_pc1 import register_pc1_commands
 from sealer_fsm.cli._proofs_seal import register_seal_command
 from sealer_fsm.units import format_size, parse_size
@@ -23,7 +24,7 @@ _PROGRESS_THRESHOLD = 64 << 20  # smaller files hash in well under a second: no 
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("proofs", help="piece commitments, CommD, parent caches, PC1 and sealing")
+    parser = subparsers.add_parser("proofs", help="piece commitments, CommD, parent caches, sealing and C1")
     commands = parser.add_subparsers(dest="proofs_command", required=True, metavar="COMMAND")
 
     commp = commands.add_parser("commp", help="piece CIDs (v1 and v2) of a payload file")
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commd.set_defaults(handler=run_commd)
     register_pc1_commands(commands)
     register_seal_command(commands)
+    register_c1_commands(commands)
 
 
 def run_commp(args: argparse.Namespace) -> int:

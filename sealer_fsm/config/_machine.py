@@ -13,7 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 from sealer_fsm.config._cluster import (
     ConnectionCap,
@@ -29,7 +29,6 @@ from sealer_fsm.config._schema import (
     TOP_LEVEL,
     ConfigError,
     Duration,
-    NotYet,
     PlainName,
     Port,
     PositiveDuration,
@@ -44,7 +43,6 @@ from sealer_fsm.proofs import seal_proof
 from sealer_fsm.units import format_size, shown
 
 MAX_PROOF_THREADS = 256  # what one call into the proofs C code accepts
-_VERIFY_AFTER_PC2 = "C1 is simulated, so there is no real proof to check after PC2; remove the key (or set it to false)"
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,9 @@ class SealingConfig:
     rpc_polling_interval: Duration = 180.0
     ignore_proof_check: bool = False
     request_task_max_retries: int = 3
-    verify_after_pc2: Annotated[bool, NotYet(_VERIFY_AFTER_PC2)] = False
+    # After PC2, run C1 with a zero seed and verify it (the reference's check; nothing to check when PC2 is
+    # simulated).
+    verify_after_pc2: bool = False
 
 
 @dataclass(frozen=True)
@@ -381,3 +381,8 @@ def _check_proofs(proofs: ProofsConfig) -> None:
     unknown = [stage for stage in proofs.simulate if stage not in PROOF_STAGES]
     if unknown:
         raise ConfigError(f"[proofs] simulate: unknown stage {unknown[0]!r} (stages: {', '.join(PROOF_STAGES)})")
+    if "c1" in proofs.simulate and not {"pc1", "pc2"} & set(proofs.simulate):
+        raise ConfigError(
+            "[proofs] simulate: c1 is simulated only with pc2 (a simulated C1 proves nothing about a replica sealed "
+            "for real, and the devnet rejects it; the real C1 takes milliseconds)"
+        )

@@ -55,14 +55,6 @@ class Bounds:
             raise ConfigError(f"{where}: must be at most {self.high}, got {shown(value)}")
 
 
-@dataclasses.dataclass(frozen=True)
-class NotYet:
-    """Marker: the key is part of the reference's schema but does not work here yet; any value other than the
-    default (false, unset) is refused with `reason`, instead of being read and ignored."""
-
-    reason: str
-
-
 class _PlainName:
     """Marker: a name that may become a file name (letters, digits, '.', '_', '-'), never a path."""
 
@@ -204,8 +196,6 @@ def _convert_annotated(hint: Any, value: Any, where: str) -> Any:
     for marker in markers:
         if isinstance(marker, Bounds):
             marker.check(converted, where)
-        elif isinstance(marker, NotYet) and converted:
-            raise ConfigError(f"{where}: not supported yet: {marker.reason}")
         elif marker is _PlainName and not _PLAIN_NAME.fullmatch(converted):
             raise ConfigError(
                 f"{where}: must be a plain name of letters, digits, '.', '_', '#' and '-' (at most 64),"

@@ -1,5 +1,6 @@
-"""Filecoin commitments (Fr32 padding, the sha256-trunc254 tree, CommP, CommD, their CIDs) and PC1 (replica id,
-the SDR graph's parent caches, the layers' labels).
+"""Filecoin commitments (Fr32 padding, the sha256-trunc254 tree, CommP, CommD, their CIDs), PC1 (replica id,
+the SDR graph's parent caches, the layers' labels), PC2 (Poseidon, TreeC, TreeR-last, CommR) and C1 (TreeD on
+disk, the vanilla proofs in the reference's JSON, and their verifier).
 
 The hashing runs in C extensions (SHA-NI or AVX-512, whichever is faster on this CPU, else portable C)
 and falls back to a pure-Python reference, with a warning, when the extension is not built.
@@ -8,7 +9,19 @@ See docs/proofs.md.
 
 from sealer_fsm.proofs._backend import available_backends, backend, native_available, use_backend
 from sealer_fsm.proofs._budget import configure_threads, hashing_threads, usable_cores
+from sealer_fsm.proofs._c1 import C1_OUTPUT_NAME, C1Run, CommitInputs, run_c1, save_c1_output, seal_commit_phase1
+from sealer_fsm.proofs._c1_json import (
+    MAX_C1_BYTES,
+    C1FormatError,
+    c1_document_json,
+    c1_output_json,
+    load_c1_output,
+    parse_c1_output,
+)
+from sealer_fsm.proofs._c1_types import C1Output
+from sealer_fsm.proofs._c1_verify import PorepVerdict, verify_porep
 from sealer_fsm.proofs._cancel import Cancelled, CancelToken
+from sealer_fsm.proofs._challenges import ChallengeCounts, challenge_counts, porep_challenges
 from sealer_fsm.proofs._cid import (
     parse_piece_cid,
     parse_sealed_cid,
@@ -73,13 +86,21 @@ from sealer_fsm.proofs._tree import (
     tree_root_of_file,
     zero_commitment,
 )
+from sealer_fsm.proofs._tree_d import build_tree_d, tree_d_file
 from sealer_fsm.proofs._unseal import SnapUpdate, UnsealOutput, padded_range, unseal_range
 
 __all__ = [
+    "C1_OUTPUT_NAME",
     "FIELD_MODULUS",
+    "MAX_C1_BYTES",
     "SEAL_PROOFS",
+    "C1FormatError",
+    "C1Output",
+    "C1Run",
     "CancelToken",
     "Cancelled",
+    "ChallengeCounts",
+    "CommitInputs",
     "FileChanged",
     "MerklePath",
     "ParentCache",
@@ -87,6 +108,7 @@ __all__ = [
     "PathLevel",
     "Pc2Output",
     "PieceCommitment",
+    "PorepVerdict",
     "PoseidonUnavailable",
     "PreCommit1",
     "Progress",
@@ -99,6 +121,10 @@ __all__ = [
     "UnsealOutput",
     "available_backends",
     "backend",
+    "build_tree_d",
+    "c1_document_json",
+    "c1_output_json",
+    "challenge_counts",
     "check_piece_size",
     "comm_d_from_pieces",
     "commp_bytes",
@@ -119,6 +145,7 @@ __all__ = [
     "is_piece_size",
     "layer_path",
     "layer_paths",
+    "load_c1_output",
     "native_available",
     "open_parent_cache",
     "padded_range",
@@ -126,6 +153,7 @@ __all__ = [
     "parent_cache_dir",
     "parent_cache_name",
     "parent_table",
+    "parse_c1_output",
     "parse_piece_cid",
     "parse_sealed_cid",
     "piece_cid_size",
@@ -134,6 +162,7 @@ __all__ = [
     "piece_layout",
     "piece_offsets",
     "piece_size_for_payload",
+    "porep_challenges",
     "porep_id",
     "poseidon",
     "poseidon_arities",
@@ -141,7 +170,10 @@ __all__ = [
     "precommit_phase2",
     "prover_id",
     "replica_id",
+    "run_c1",
+    "save_c1_output",
     "sdr_labels",
+    "seal_commit_phase1",
     "seal_pre_commit_phase1",
     "seal_proof",
     "sealed_cid",
@@ -149,6 +181,7 @@ __all__ = [
     "snap_encode",
     "snap_encode_into",
     "tree_c_path",
+    "tree_d_file",
     "tree_r_last_path",
     "tree_root",
     "tree_root_of_file",
@@ -157,5 +190,6 @@ __all__ = [
     "usable_cores",
     "use_backend",
     "use_field_backend",
+    "verify_porep",
     "zero_commitment",
 ]

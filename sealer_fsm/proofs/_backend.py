@@ -92,6 +92,17 @@ def subtree_root_of_fd(
         return _native.subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads, flag_of(cancel))
 
 
+def hash_level(children: memoryview, parents: memoryview, threads: int, cancel: CancelToken | None = None) -> None:
+    """Fill `parents` with the row of a binary tree above `children` (twice its length)."""
+    if _python():
+        if cancel is not None:
+            cancel.check("hashing")
+        parents[:] = _reference.hash_level(children)
+        return
+    with _cancellable():
+        _native.hash_level(children, parents, threads, flag_of(cancel))
+
+
 @contextmanager
 def _cancellable() -> Iterator[None]:
     """Turns the C code's OSError(ECANCELED) into Cancelled."""

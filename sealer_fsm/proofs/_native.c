@@ -260,6 +260,75 @@ static PyObject *subtree_root_of_fd(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ---- one level of a stored tree (TreeD) ------------------------------------------------------------- */
+
+#define LEVEL_PART_PAIRS (1u << 15) /* pairs per work item: about a millisecond of hashing between cancel checks */
+
+typedef struct {
+    const uint8_t *children; /* 2 × pairs nodes */
+    uint8_t *parents;        /* pairs nodes */
+    size_t pairs, next_part, parts;
+    hash_pairs_fn hash;
+    const volatile uint8_t *cancel;
+    int cancelled;
+} level_job;
+
+static void *level_worker(void *arg) {
+    level_job *job = arg;
+    while (!__atomic_load_n(&job->cancelled, __ATOMIC_RELAXED)) {
+        if (*job->cancel) {
+            __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        size_t part = __atomic_fetch_add(&job->next_part, 1, __ATOMIC_RELAXED);
+        if (part >= job->parts) break;
+        size_t first = part * LEVEL_PART_PAIRS;
+        size_t count = job->pairs - first < LEVEL_PART_PAIRS ? job->pairs - first : LEVEL_PART_PAIRS;
+        job->hash(job->parents + first * NODE, job->children + 2 * first * NODE, count);
+    }
+    return NULL;
+}
+
+/* hash_level(children, parents, threads, cancel): parents[i] = H(children[2i] ‖ children[2i+1]) for a whole
+ * row of a binary tree, written into the caller's buffer (a mapped tree file), on `threads` threads. */
+static PyObject *hash_level(PyObject *self, PyObject *args) {
+    Py_buffer children, parents, cancel;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*w*iw*", &children, &parents, &threads, &cancel)) return NULL;
+    PyObject *result = NULL;
+    if (check_cancel_flag(&cancel) == 0) {
+        if (parents.len % NODE || children.len != 2 * parents.len) {
+            PyErr_Format(PyExc_ValueError, "a level of %zd bytes cannot be hashed into one of %zd bytes", children.len,
+                         parents.len);
+        } else if (threads < 1 || threads > MAX_THREADS) {
+            PyErr_Format(PyExc_ValueError, "threads must be between 1 and %d, got %d", MAX_THREADS, threads);
+        } else {
+            level_job job = {.children = children.buf, .parents = parents.buf, .pairs = (size_t)parents.len / NODE,
+                             .hash = hash_pairs, .cancel = cancel.buf};
+            job.parts = (job.pairs + LEVEL_PART_PAIRS - 1) / LEVEL_PART_PAIRS;
+            Py_BEGIN_ALLOW_THREADS
+            if ((size_t)threads > job.parts) threads = job.parts ? (int)job.parts : 1;
+            pthread_t helpers[MAX_THREADS];
+            int started = 0;
+            for (; started < threads - 1; started++)
+                if (pthread_create(&helpers[started], NULL, level_worker, &job) != 0) break; /* run with fewer */
+            level_worker(&job);
+            for (int i = 0; i < started; i++) pthread_join(helpers[i], NULL);
+            Py_END_ALLOW_THREADS
+            if (job.cancelled) {
+                errno = ECANCELED;
+                PyErr_SetFromErrno(PyExc_OSError);
+            } else {
+                result = Py_NewRef(Py_None);
+            }
+        }
+    }
+    PyBuffer_Release(&children);
+    PyBuffer_Release(&parents);
+    PyBuffer_Release(&cancel);
+    return result;
+}
+
 typedef void (*block_fn)(uint8_t *out, const uint8_t *in, size_t blocks);
 
 static PyObject *convert_blocks(PyObject *args, const char *name, size_t in_block, size_t out_block, block_fn fn) {
@@ -316,6 +385,9 @@ static PyMethodDef methods[] = {
      "subtree_root_of_fd(fd, data_end, offset, padded_len, fr32, threads, cancel) -> bytes: root of one chunk of "
      "a file; OSError(ECANCELED) once the one-byte buffer `cancel` is set, EOFError if the file ends before "
      "data_end."},
+    {"hash_level", hash_level, METH_VARARGS,
+     "hash_level(children, parents, threads, cancel): one row of a binary tree from the row below, into the "
+     "writable buffer `parents`; OSError(ECANCELED) once the one-byte buffer `cancel` is set."},
     {"available", available, METH_NOARGS, "available() -> tuple[str, ...]: C backends this CPU runs, fastest first."},
     {"current", current, METH_NOARGS, "current() -> str: the backend in use."},
     {"select", select_backend, METH_VARARGS, "select(name): use one of available()."},

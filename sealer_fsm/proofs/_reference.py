@@ -57,6 +57,15 @@ def tree_root(padded: bytes) -> bytes:
     return nodes[0]
 
 
+def hash_level(children: bytes | bytearray | memoryview) -> bytes:
+    """One row of a binary tree from the row below: node i is the hash of children 2i and 2i+1."""
+    nodes = bytes(children)
+    return b"".join(
+        hash_node(nodes[start : start + NODE_SIZE], nodes[start + NODE_SIZE : start + 2 * NODE_SIZE])
+        for start in range(0, len(nodes), 2 * NODE_SIZE)
+    )
+
+
 def subtree_root_of_buffer(data: bytes | bytearray, offset: int, padded_len: int, fr32: bool) -> bytes:
     """Root over `padded_len` padded bytes taken from `data` at `offset`, zero-filled past its end.
 

@@ -59,10 +59,11 @@ _STEPS = {
 
 
 # The simulated stand-ins of proof stages that have a real step: `[proofs] simulate` swaps them in. (Stages whose
-# step is still simulated, like c1, need none.)
+# step is still simulated, like c2, need none.)
 _SIMULATED_STAGES = {
     "pc1": sealing.simulated_pc1,
     "pc2": sealing.simulated_pc2,
+    "c1": sealing.simulated_c1,
     "snap_encode": snap.simulated_snap_encode,
 }
 # Other steps doing a stage's work, swapped with it: the rebuild plan encodes an upgrade as snapup did.
@@ -90,6 +91,8 @@ def builtin_registry(simulate: Collection[str] = (), proven_externally: Collecti
     stages = set(simulate)
     if "pc1" in stages:
         stages.add("pc2")  # a real PC2 needs PC1's layers, which a simulated PC1 does not write
+    if "pc2" in stages:
+        stages.add("c1")  # a real C1 needs PC2's trees
     for stage in stages:
         if stage in _SIMULATED_STAGES:
             steps[stage] = _SIMULATED_STAGES[stage]

@@ -7,6 +7,7 @@ reads of it is checked here: a missing or malformed field is Permanent, naming t
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sealer_fsm.processors.tasks import (
 )
 from sealer_fsm.proofs import default_proof_type, parse_piece_cid, prover_id, unpadded_size
 from sealer_fsm.runtime import Permanent, StepContext
-from sealer_fsm.steps._common import SectorFiles
+from sealer_fsm.steps._common import SectorFiles, file_errors
 
 
 def _prover(ctx: StepContext) -> list[int]:
@@ -74,8 +75,9 @@ def pc2_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     return {"pc1out": pc1out, "cache_dir": str(files.cache), "sealed_file": str(files.sealed)}
 
 
-def c1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
-    """C1's task: the arguments of the reference's `seal_commit_phase1` (C1 has no task in its `tasks.rs`)."""
+def c1_task(ctx: StepContext, files: SectorFiles, seed: bytes, comm_r: bytes) -> dict[str, Any]:
+    """C1's task for `seed` and the sector's CommR: the arguments of the reference's `seal_commit_phase1` (C1 has
+    no task in its `tasks.rs`)."""
     name = _proof_name(ctx.require("proof_type"))
     return {
         "registered_proof": name,
@@ -84,10 +86,10 @@ def c1_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
         "prover_id": _prover(ctx),
         "sector_id": ctx.require("number"),
         "ticket": _ticket(ctx),
-        "seed": bytes32(Randomness.from_json(ctx.require("seed")).value),
+        "seed": bytes32(seed),
         "pre_commit": {
             "registered_proof": name,
-            "comm_r": bytes32(bytes.fromhex(ctx.require("comm_r"))),
+            "comm_r": bytes32(comm_r),
             "comm_d": bytes32(bytes.fromhex(ctx.require("comm_d"))),
         },
         "piece_infos": piece_infos(ctx),
@@ -112,10 +114,24 @@ def snap_encode_task(ctx: StepContext, files: SectorFiles) -> dict[str, Any]:
     }
 
 
-def c2_task(ctx: StepContext) -> dict[str, Any]:
-    """The reference's c2 task: the C1 output, the prover id, the sector number and the miner actor id."""
+def read_c1_output(c1_out: Any, what: str) -> bytes:
+    """The C1 JSON a real C1 recorded in task data (`c1_out`: its path and SHA-256), checked against the digest
+    recorded with it (Permanent if the file is gone or changed: run C1 again)."""
+    if not isinstance(c1_out, dict) or not isinstance(c1_out.get("path"), str) or "sha256" not in c1_out:
+        raise Permanent(f"{what}: the C1 output recorded in task data names no file: {str(c1_out)[:80]}")
+    path = Path(c1_out["path"])
+    with file_errors(f"{what}: read the C1 output {path}"):
+        content = path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != c1_out["sha256"]:
+        raise Permanent(f"{what}: the C1 output {path} changed since C1 wrote it; run C1 again")
+    return content
+
+
+def c2_task(ctx: StepContext, c1out: Any) -> dict[str, Any]:
+    """The reference's c2 task: the C1 output (`SealCommitPhase1Output`, or a simulated C1's record), the prover
+    id, the sector number and the miner actor id."""
     return {
-        "c1out": ctx.require("c1_out"),
+        "c1out": c1out,
         "prover_id": _prover(ctx),
         "sector_id": ctx.require("number"),
         "miner_id": ctx.require("miner"),

@@ -3,7 +3,8 @@
 Both are bit-compatible with the Filecoin reference (reference-proofs.md sections 1 and 2): pieces are Fr32
 padded and laid out at offsets that are multiples of their own size (rust-fil-proofs `get_piece_alignment`,
 expressed in padded bytes), zero (pledge) pieces fill the gaps and the tail, and CommD is the sha256-trunc254
-root of the staged sector, checked against `comm_d_from_pieces` of the recorded pieces.
+root of the staged sector, checked against `comm_d_from_pieces` of the recorded pieces. TreeD is stored whole in
+the sector's cache folder, where C1 opens the data nodes' inclusion paths.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sealer_fsm import proofs
 from sealer_fsm.manager import Deal
 from sealer_fsm.proofs import (
     CancelToken,
@@ -22,7 +24,6 @@ from sealer_fsm.proofs import (
     parse_piece_cid,
     piece_cid_v1,
     piece_layout,
-    tree_root_of_file,
     unpadded_size,
     zero_commitment,
 )
@@ -85,9 +86,11 @@ async def stage_deals(ctx: StepContext, deals: list[Deal]) -> Outcome:
     return Outcome("AddPiece", {"pieces": pieces})
 
 
-def _hash_staged_sector(path: Path, cancel: CancelToken) -> bytes:
-    with file_errors(f"hash the staged sector {path}"):
-        return tree_root_of_file(path, cancel=cancel)
+def _write_tree_d(files: SectorFiles, sector_size: int, cancel: CancelToken) -> bytes:
+    """TreeD of the staged sector, stored whole in the sector's cache folder for C1 (as rust-fil-proofs' PC1
+    stores it); returns its root."""
+    with file_errors(f"build TreeD of the staged sector {files.unsealed} into {files.cache}", writing=files.cache):
+        return proofs.build_tree_d(files.cache, sector_size, files.unsealed, cancel=cancel)
 
 
 def pieces_comm_d(pieces: list[dict[str, Any]], sector_size: int) -> bytes:
@@ -96,12 +99,16 @@ def pieces_comm_d(pieces: list[dict[str, Any]], sector_size: int) -> bytes:
 
 
 async def build_tree_d(ctx: StepContext) -> StepResult:
-    """PieceAdded → TreeDBuilt: CommD is the tree root of the staged sector, which must match its pieces."""
+    """PieceAdded → TreeDBuilt: TreeD of the staged sector, written to `cache/<sector>/sc-02-data-tree-d.dat`
+    for C1; its root, CommD, must match the sector's pieces. Run again, it rebuilds the tree from the data."""
     files = SectorFiles.of(ctx)
     if not files.unsealed.is_file():
         stage_state = next((name for name, spec in ctx.plan.states.items() if spec.step == "add_pieces"), "?")
         raise Permanent(f"the staged file {files.unsealed} is missing; resume the thread into {stage_state}")
-    comm_d = await ctx.run_blocking(_hash_staged_sector, files.unsealed, ctx.cancel_token)
+    try:
+        comm_d = await ctx.run_blocking(_write_tree_d, files, ctx.require("sector_size"), ctx.cancel_token)
+    except ValueError as error:  # a staged file of the wrong size
+        raise Permanent(f"TreeD: {error}") from error
     expected = pieces_comm_d(ctx.require("pieces"), ctx.require("sector_size"))
     if comm_d != expected:
         raise Permanent(f"TreeD root {comm_d.hex()} differs from the CommD of the sector's pieces {expected.hex()}")

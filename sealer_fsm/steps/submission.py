@@ -20,6 +20,7 @@ from sealer_fsm.manager import (
 )
 from sealer_fsm.runtime import AbortTask, Outcome, Permanent, StepContext, StepResult, Temporary
 from sealer_fsm.steps._common import call, manager, sector_id
+from sealer_fsm.steps._tasks import read_c1_output
 
 
 def _check_submitted(what: str, reply: SubmitReply) -> None:
@@ -104,8 +105,13 @@ def _proof(ctx: StepContext) -> bytes:
 
 
 async def submit_proof(ctx: StepContext) -> StepResult:
-    """C2Done → ProofSubmitted (a simulated proof the manager verifies as such, or an external prover's)."""
+    """C2Done → ProofSubmitted: a simulated proof, or an external prover's. A simulated proof of a real C1 is
+    sent with the C1 output it commits to (`simulated.porep_submission`), whose vanilla proofs the devnet
+    verifies. Rejected (an invalid proof) aborts the sector, as the reference worker does."""
     proof = _proof(ctx)
+    if simulated.c1_digest_of_proof(proof) is not None:
+        c1_json = await ctx.run_blocking(read_c1_output, ctx.require("c1_out"), "SubmitProof")
+        proof = simulated.porep_submission(proof, c1_json)
     reset = bool(ctx.data.get("proof_resubmit"))
     reply = await call("SubmitProof", manager(ctx).submit_proof(sector_id(ctx), proof, reset))
     _check_submitted(f"proof of {ctx.sector}", reply)

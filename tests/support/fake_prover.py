@@ -2,8 +2,9 @@
 
 It is a separate program that knows nothing of sealer_fsm: it speaks the reference's protocol on stdin/stdout,
 checks that each task has exactly the reference's c2 fields (`c1out`, `prover_id` as 32 byte values, `sector_id`,
-`miner_id`), and answers with a 192-byte "proof" derived from the task by SHA-256. That proof is NOT a Groth16
-proof; it only has the length of one, which is all the devnet can check of an external prover's proof.
+`miner_id`) and that `c1out` has those of rust-fil-proofs' `SealCommitPhase1Output`, and answers with a 192-byte
+"proof" derived from the task by SHA-256. That proof is NOT a Groth16 proof; it only has the length of one, which
+is all the devnet can check of an external prover's proof.
 
     python tests/support/fake_prover.py LOG      (LOG gets each task's field names, one line per task)
 """
@@ -15,11 +16,14 @@ import json
 import sys
 
 FIELDS = ["c1out", "prover_id", "sector_id", "miner_id"]
+C1_FIELDS = ["registered_proof", "vanilla_proofs", "comm_r", "comm_d", "replica_id", "seed", "ticket"]
 
 
 def prove(task: dict) -> dict:
     if list(task) != FIELDS:
         raise ValueError(f"expected the fields {FIELDS}, got {list(task)}")
+    if not isinstance(task["c1out"], dict) or list(task["c1out"]) != C1_FIELDS:
+        raise ValueError(f"c1out: expected a SealCommitPhase1Output with the fields {C1_FIELDS}")
     prover = task["prover_id"]
     if not isinstance(prover, list) or len(prover) != 32 or any(not isinstance(b, int) or b > 255 for b in prover):
         raise ValueError("prover_id is not 32 byte values")

@@ -2,13 +2,15 @@
 
 It answers the worker as the reference manager would (reference-damocles.md sections 1.4, 1.5 and 7): it
 allocates sector numbers, makes deals from seeded data, draws tickets and seeds from its chain, checks every
-submission against what it can recompute itself (CommD from its deals, the simulated CommR and proofs), lets
-messages land a configured number of epochs later, and injects the failures that drive the plans' recovery
-paths: on-chain Failed (ReSubmitPC / ReSubmitProof), FilesMissed (RePersist), ShouldAbort and RPC errors.
+submission against what it can recompute or verify itself (CommD from its deals, the vanilla proofs behind a
+proof, the simulated stand-ins of sectors sealed so), lets messages land a configured number of epochs later,
+and injects the failures that drive the plans' recovery paths: on-chain Failed (ReSubmitPC / ReSubmitProof),
+FilesMissed (RePersist), ShouldAbort and RPC errors.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -48,6 +50,7 @@ from sealer_fsm.manager.devnet._db import DATABASE_NAME, DevnetDatabase, dumps
 from sealer_fsm.manager.devnet._requests import RequestService
 from sealer_fsm.proofs import commp_bytes
 
+ACCEPTED = SubmitReply(SubmitResult.ACCEPTED)
 log = logging.getLogger("sealer_fsm.devnet")
 
 # Share of sealer sectors the devnet leaves without deals (committed capacity), so snapup threads get work.
@@ -336,27 +339,38 @@ class DevnetManager(RequestService):
         return SeedWait(False, 0.0, Randomness(self.draws.randomness("seed", seed_epoch, sector.miner), seed_epoch))
 
     async def submit_proof(self, sector: SectorId, proof: bytes, reset: bool) -> SubmitReply:
+        """Judged as damocles-manager's commit manager does: an attempt still standing answers Duplicate (the same
+        proof) or Mismatched; a simulated proof that fails its check is Rejected with the reason and never stored,
+        so it never lands. The check (the vanilla proofs' verification) runs off the event loop. An external
+        prover's proof cannot be verified here (no Groth16 keys): it is accepted, labelled unverified, when it has
+        the length of a real one."""
         self._call("SubmitProof", sector.number)
-        row = self._row(sector)
-        head = self.clock.head()
-        reply = self._judge_proof(row, proof)
-        return self._settle_submission("proof", "SubmitProof", sector, row, head, reply, {"proof": proof.hex()})
+        stored = simulated.proof_of_submission(proof).hex()  # what is kept and compared: the 192-byte proof
+        reply = self._standing_proof(self._row(sector), stored)
+        if reply is None:
+            row = self._row(sector)
+            if simulated.is_simulated(proof):
+                seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
+                fault = await asyncio.to_thread(_verify.porep_fault, row, self.proof_type, seed, proof)
+                verdict = SubmitReply(SubmitResult.REJECTED, f"invalid proof: {fault}") if fault else ACCEPTED
+            else:
+                verdict = _verify.judge_external_proof(row["sector_size"], proof)
+            # Another submission may have been accepted while this one was verified: judge it against that.
+            reply = self._standing_proof(self._row(sector), stored) or verdict
+        row, head = self._row(sector), self.clock.head()
+        return self._settle_submission("proof", "SubmitProof", sector, row, head, reply, {"proof": stored})
 
-    def _judge_proof(self, row: Any, proof: bytes) -> SubmitReply:
+    def _standing_proof(self, row: Any, stored: str) -> SubmitReply | None:
+        """The answer that needs no verification (None: verify the proof)."""
         if row["status"] == "aborted":
             return SubmitReply(SubmitResult.REJECTED, "the sector was aborted")
         if self._pending(row, "proof"):
-            if row["proof"] == proof.hex():
+            if row["proof"] == stored:
                 return SubmitReply(SubmitResult.DUPLICATE_SUBMIT, "proof already submitted")
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "a different proof was submitted")
         if self._landed_epoch(row) is None or row["seed_epoch"] is None:
             return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "no landed pre-commit and seed for this sector")
-        if not simulated.is_simulated(proof):
-            return _verify.judge_external_proof(row["sector_size"], proof)
-        seed = self.draws.randomness("seed", row["seed_epoch"], row["miner"])
-        if proof != _verify.expected_porep_proof(row, self.proof_type, seed):
-            return SubmitReply(SubmitResult.MISMATCHED_SUBMISSION, "invalid (simulated) proof")
-        return SubmitReply(SubmitResult.ACCEPTED)
+        return None
 
     async def poll_proof(self, sector: SectorId) -> PollReply:
         self._call("PollProofState", sector.number)

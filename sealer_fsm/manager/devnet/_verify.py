@@ -3,9 +3,11 @@
 CommD comes from the devnet's own deals (each piece's commitment from the CID it issued, zero pieces elsewhere,
 the chain's `compute_unsealed_sector_cid` rule). A real CommR cannot be recomputed at pre-commit time without
 sealing the sector again (PC1 and PC2), so the pre-commit check is CommD and a well-formed CommR; the CommR is
-bound by the proof the devnet checks later (simulated until the C1 issue adds a real verifier). A sector sealed
-with a simulated PC2 is recognised (its CommR is the simulated one for its ticket) and its Snap Deals update is
-then checked against the simulated encoding; a real update's CommR is bound by the (simulated) update proof.
+bound by the proof: every proof submission comes with the C1 output its simulated C2 commits to, and the devnet
+verifies those vanilla proofs (`verify_porep`) against the chain's CommD, CommR, ticket (replica id) and seed, as
+a real manager's `VerifySeal` checks a Groth16 proof against the same public values. A sector sealed with a
+simulated PC2 is recognised (its CommR is the simulated one for its ticket); its proof and its Snap Deals update
+are then checked against the simulated stand-ins; a real update's CommR is bound by the (simulated) update proof.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any
 
 from sealer_fsm import simulated
 from sealer_fsm.manager._types import Deal, PreCommitInfo, SnapupProof, SubmitReply, SubmitResult
-from sealer_fsm.proofs import FIELD_MODULUS, comm_d_from_pieces, parse_piece_cid, replica_id
+from sealer_fsm.proofs import (
+    FIELD_MODULUS,
+    C1FormatError,
+    comm_d_from_pieces,
+    parse_c1_output,
+    parse_piece_cid,
+    replica_id,
+    verify_porep,
+)
 
 
 def expected_comm_d(deals: list[Deal], sector_size: int) -> bytes:
@@ -43,12 +53,41 @@ def precommit_fault(row: Any, proof_type: int | None, deals: list[Deal], info: P
     return _comm_r_fault(info.comm_r, "CommR")
 
 
-def expected_porep_proof(row: Any, proof_type: int | None, seed: bytes) -> bytes | None:
-    """The simulated proof an honest worker submits (None when the sector has no registered seal proof)."""
+def porep_fault(row: Any, proof_type: int | None, seed: bytes, submitted: bytes) -> str | None:
+    """Why a simulated proof submission fails its check (a sentence), or None when it proves the sector's public
+    values (an external prover's proof is judged by `judge_external_proof`).
+
+    A sector sealed for real needs a simulated C2 of a real C1 with that C1 output behind it: the proof must
+    commit to the output (its digest) and to the sector, and the output's vanilla proofs must verify against the
+    chain's CommD, CommR, ticket and seed. A sector sealed with a simulated PC2 needs the simulated proof of its
+    simulated C1."""
     if proof_type is None:
-        return None
+        return f"a {row['sector_size']}-byte sector has no registered seal proof to verify"
+    try:
+        proof, c1_json = simulated.split_porep_submission(submitted)
+    except ValueError as error:
+        return str(error)
     comm_d, comm_r = bytes.fromhex(row["comm_d"]), bytes.fromhex(row["comm_r"])
-    return simulated.porep_proof(simulated.c1_digest(_replica_id(row, proof_type, comm_d), comm_r, comm_d, seed))
+    replica = _replica_id(row, proof_type, comm_d)
+    if sealed_with_simulated_pc2(row, proof_type):
+        if proof != simulated.porep_proof(simulated.c1_digest(replica, comm_r, comm_d, seed)):
+            return "the simulated proof is not the one of this simulated sector's C1"
+        return None
+    if simulated.c1_digest_of_proof(proof) is None:
+        return "a simulated C1 proves nothing about a replica sealed for real; run C1 for real"
+    if c1_json is None:
+        return "the simulated proof came without the C1 output it commits to"
+    if proof != simulated.porep_proof_of_c1(c1_json, row["miner"], row["number"]):
+        return "the simulated proof does not commit to the C1 output submitted with it, or is another sector's"
+    try:
+        output = parse_c1_output(c1_json)
+    except C1FormatError as error:
+        return f"the C1 output submitted is not one: {error}"
+    ticket = bytes.fromhex(row["ticket"])
+    verdict = verify_porep(
+        output, comm_d=comm_d, comm_r=comm_r, replica_id=replica, seed=seed, proof_type=proof_type, ticket=ticket
+    )
+    return verdict.reason
 
 
 # Groth16 proof bytes per partition, and the partitions of each sector size's PoRep (rust-fil-proofs).

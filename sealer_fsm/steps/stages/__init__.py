@@ -10,17 +10,21 @@ token stops it. The worker hands `builtin_stage` to its `Processors`.
 from __future__ import annotations
 
 from sealer_fsm.processors import StageFailed, StageFunction
-from sealer_fsm.steps.stages import _sealing, _transfer, _unseal
+from sealer_fsm.steps.stages import _commit, _sealing, _transfer, _unseal
+from sealer_fsm.steps.stages._commit import prove as prove_c1
 
 _STAGES: dict[str, StageFunction] = {
     "pc1": _sealing.pc1,
     "pc2": _sealing.pc2,
     "snap_encode": _sealing.snap_encode,
-    "c1": _sealing.c1,
-    "c2": _sealing.c2,
+    "c1": _commit.c1,
+    "c2": _commit.c2,
     "transfer": _transfer.transfer,
     "unseal": _unseal.unseal,
 }
+
+
+__all__ = ["builtin_stage", "builtin_stages", "prove_c1"]
 
 
 def builtin_stages() -> tuple[str, ...]:

@@ -3,10 +3,8 @@
 PC1 is real (`sealer_fsm.proofs.seal_pre_commit_phase1`: the replica id and every SDR layer in the cache folder);
 its output names the staged data (`in_path`), which PC2 encodes into the sealed file, as the reference's PC1
 output carries its paths. PC2 is real (`sealer_fsm.proofs.precommit_phase2`: TreeC, TreeR-last, the replica and
-CommR), and so is the snap encoding (`sealer_fsm.proofs.snap_encode_into`). C1 and C2 are SIMULATED, as their
-steps are (see `sealer_fsm.simulated`): a SHA-256 stand-in for the vanilla proofs, and a 192-byte blob marked
-SIMULATED-PROOF for C2. C1's output carries `"simulated": true`; C2's keeps the reference's `{"proof": [...]}`
-shape and is recognised by the SIMULATED-PROOF marker at its start.
+CommR), and so is the snap encoding (`sealer_fsm.proofs.snap_encode_into`). C1 and C2 are in
+`sealer_fsm.steps.stages._commit`.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sealer_fsm import simulated
 from sealer_fsm.processors.tasks import (
     bytes32,
     miner_of_prover_id,
@@ -29,7 +26,6 @@ from sealer_fsm.proofs import (
     comm_d_from_pieces,
     parent_cache_dir,
     precommit_phase2,
-    replica_id,
     seal_pre_commit_phase1,
     snap_encode_into,
 )
@@ -37,11 +33,11 @@ from sealer_fsm.runtime import Permanent
 from sealer_fsm.steps._files import file_failure, free_space, remove_path
 
 
-def _path(task: Any, name: str) -> Path:
+def task_path(task: Any, name: str) -> Path:
     return Path(read_field(task, name, str))
 
 
-def _bytes(task: Any, name: str) -> bytes:
+def task_bytes(task: Any, name: str) -> bytes:
     return read_bytes(read_field(task, name, list), name)
 
 
@@ -51,15 +47,15 @@ def pc1(task: Any, cancel: CancelToken) -> dict[str, Any]:
 
     Safe to run again: the layers already complete for the same replica id are kept."""
     proof = read_seal_proof(task)
-    cache, staged, sealed = _path(task, "cache_path"), _path(task, "in_path"), _path(task, "out_path")
+    cache, staged, sealed = task_path(task, "cache_path"), task_path(task, "in_path"), task_path(task, "out_path")
     comm_d = comm_d_from_pieces(read_piece_infos(task), proof.sector_size)
     try:
         remove_path(sealed)  # a replica of an earlier PC2 is stale now
         out = seal_pre_commit_phase1(
             cache,
-            miner=miner_of_prover_id(_bytes(task, "prover_id")),
+            miner=miner_of_prover_id(task_bytes(task, "prover_id")),
             sector_number=read_field(task, "sector_id", int),
-            ticket=_bytes(task, "ticket"),
+            ticket=task_bytes(task, "ticket"),
             comm_d=comm_d,
             proof_type=proof.id,
             cancel=cancel,
@@ -90,7 +86,7 @@ def pc2(task: Any, cancel: CancelToken) -> dict[str, Any]:
     pc1out = read_field(task, "pc1out", dict)
     proof = read_seal_proof(pc1out)
     comm_d = read_bytes(read_field(pc1out, "comm_d", list), "pc1out.comm_d")
-    cache, sealed, staged = _path(task, "cache_dir"), _path(task, "sealed_file"), _path(pc1out, "in_path")
+    cache, sealed, staged = task_path(task, "cache_dir"), task_path(task, "sealed_file"), task_path(pc1out, "in_path")
     try:
         out = precommit_phase2(cache, sealed, proof.sector_size, staged, cancel=cancel)
     except ValueError as error:  # a missing, short or corrupt input, named
@@ -113,14 +109,14 @@ def snap_encode(task: Any, cancel: CancelToken) -> dict[str, Any]:
 
     Safe to run again: a new replica and TreeR-last already whole for the same inputs are kept."""
     sector_size = read_update_sector_size(task)
-    replica = _path(task, "new_replica_path")
+    replica = task_path(task, "new_replica_path")
     try:
         out = snap_encode_into(
-            _path(task, "sector_path"),
-            _path(task, "sector_cache_path"),
-            _path(task, "staged_data_path"),
+            task_path(task, "sector_path"),
+            task_path(task, "sector_cache_path"),
+            task_path(task, "staged_data_path"),
             replica,
-            _path(task, "new_cache_path"),
+            task_path(task, "new_cache_path"),
             sector_size,
             cancel=cancel,
         )
@@ -133,33 +129,3 @@ def snap_encode(task: Any, cancel: CancelToken) -> dict[str, Any]:
         "comm_r_last_new": bytes32(out.comm_r_last_new),
         "comm_d_new": bytes32(out.comm_d_new),
     }
-
-
-def c1(task: Any, cancel: CancelToken) -> dict[str, Any]:
-    """{registered_proof, cache_path, replica_path, prover_id, sector_id, ticket, seed, pre_commit, piece_infos}
-    (the arguments of the reference's `seal_commit_phase1`) → C1 output. SIMULATED: one digest over the replica
-    id, CommR, CommD and the seed."""
-    proof = read_seal_proof(task)
-    pre_commit = read_field(task, "pre_commit", dict)
-    comm_d = read_bytes(read_field(pre_commit, "comm_d", list), "pre_commit.comm_d")
-    comm_r = read_bytes(read_field(pre_commit, "comm_r", list), "pre_commit.comm_r")
-    try:
-        replica = replica_id(
-            miner_of_prover_id(_bytes(task, "prover_id")),
-            read_field(task, "sector_id", int),
-            _bytes(task, "ticket"),
-            comm_d,
-            proof.id,
-        )
-    except ValueError as error:
-        raise Permanent(f"C1: {error}") from error
-    return {"simulated": True, "digest": simulated.c1_digest(replica, comm_r, comm_d, _bytes(task, "seed")).hex()}
-
-
-def c2(task: Any, cancel: CancelToken) -> dict[str, Any]:
-    """{c1out, prover_id, sector_id, miner_id} → {proof} (SealCommitPhase2Output). SIMULATED: the proof is a
-    blob marked SIMULATED-PROOF; an external prover is what makes a real one."""
-    c1out = read_field(task, "c1out", dict)
-    if c1out.get("simulated") is not True:
-        raise Permanent("the built-in C2 is simulated and proves only a simulated C1 output; configure a prover")
-    return {"proof": list(simulated.porep_proof(bytes.fromhex(read_field(c1out, "digest", str))))}
