@@ -23,7 +23,7 @@ from sealer_fsm.manager import (
     UpgradeInfo,
 )
 from sealer_fsm.proofs import sealed_cid
-from sealer_fsm.runtime import IDLE, Outcome, Permanent, Worker
+from sealer_fsm.runtime import IDLE, Outcome, Permanent, Worker, WorkerListener
 from sealer_fsm.steps import allocation, rebuild, submission
 from tests.harness import run_until
 from tests.support.sealed_chain import BLOCK_TIME, SealedChain, fresh_home, machine_for, seal_chain
@@ -55,7 +55,9 @@ def context(tmp_path: Path, manager: Any = None, **data: Any) -> FakeContext:
 
 
 def test_check_sealed_passes_a_comm_r_equal_to_the_chains(tmp_path: Path) -> None:
-    assert asyncio.run(rebuild.check_sealed(context(tmp_path, chain_comm_r=COMM_R))) == "CheckSealed"
+    # A simulated PC2 has no trees to prove: only the chain's CommR is checked (C1 is in the worker test below).
+    done = rebuild.check_sealed(context(tmp_path, chain_comm_r=COMM_R, comm_r_simulated=True))
+    assert asyncio.run(done) == "CheckSealed"
 
 
 def test_check_sealed_fails_permanently_with_both_values(tmp_path: Path) -> None:
@@ -68,7 +70,7 @@ def test_check_sealed_fails_permanently_with_both_values(tmp_path: Path) -> None
 
 def test_without_the_chains_comm_r_check_sealed_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        assert asyncio.run(rebuild.check_sealed(context(tmp_path))) == "CheckSealed"
+        assert asyncio.run(rebuild.check_sealed(context(tmp_path, comm_r_simulated=True))) == "CheckSealed"
     assert "the manager gave no CommR to check the rebuilt one against" in caplog.text
 
 
@@ -176,3 +178,28 @@ def test_an_upgrade_the_chain_disagrees_with_pauses_before_persisting(tmp_path: 
     assert info.last_error.startswith(f"permanent: the rebuilt CommR of the upgrade of {chain.upgraded} is ")
     assert sealed_cid(bytes.fromhex(OTHER)) in info.last_error
     assert store_files(worker.config.home, chain.upgraded) == []
+
+
+def test_a_replica_whose_proofs_do_not_verify_pauses_at_check_sealed(tmp_path: Path, chain: SealedChain) -> None:
+    """The CommR agrees with the chain, but a layer was damaged after PC2: C1 with the ticket as the seed (as the
+    reference checks a rebuilt replica) does not verify, and nothing is persisted."""
+    worker = rebuild_worker(tmp_path, chain)
+    lose(worker, chain.dealt)
+
+    class DamageALayer(WorkerListener):
+        def state_changed(self, thread: Any, source: str, event: str, destination: str) -> None:
+            if destination == "PC2Done":
+                (layer,) = (tmp_path / "home" / "t0").rglob("sc-02-data-layer-1.dat")
+                # Every label changed (their lowest bit flipped), so whichever nodes are challenged, their columns
+                # are not the ones TreeC committed to.
+                layer.write_bytes(bytes(byte ^ 1 for byte in layer.read_bytes()))
+
+    worker.add_listener(DamageALayer())
+    try:
+        asyncio.run(run_until(worker, lambda: worker.thread(0).paused, timeout=60))
+    finally:
+        worker.close()
+    info = worker.thread(0)
+    assert info.state == "PC2Done"
+    assert info.last_error.startswith("permanent: CheckSealed: "), info.last_error
+    assert store_files(worker.config.home, chain.dealt) == []

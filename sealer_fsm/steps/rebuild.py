@@ -5,7 +5,8 @@ the ticket the allocation stored, which is the sector's original one, pc2, snap_
 report_finalized). What differs is here:
 
 * `check_sealed`: the rebuilt CommR must be the chain's, or the task fails permanently with both values, before
-  anything is persisted (so a wrong replica never replaces a good copy);
+  anything is persisted (so a wrong replica never replaces a good copy); then C1 with the ticket as the seed must
+  verify, as the reference checks a rebuilt replica;
 * `prepare_for_snapup`: an upgraded sector's upgrade deals staged into it, or SkipSnap;
 * `rebuild_snap_encode`: the update encoded into the rebuilt sector key, its CommR checked against the chain's
   upgraded one the same way.
@@ -16,12 +17,13 @@ upgraded sector, else the sealed file and cache, as the reference's rebuild does
 
 from __future__ import annotations
 
-from sealer_fsm.manager import Deal
+from sealer_fsm.manager import Deal, Randomness
 from sealer_fsm.proofs import sealed_cid
 from sealer_fsm.registry import simulated_step
 from sealer_fsm.runtime import Outcome, Permanent, StepContext, StepResult
 from sealer_fsm.steps._common import SectorFiles
 from sealer_fsm.steps.pieces import stage_deals
+from sealer_fsm.steps.sealing import verify_sealed
 from sealer_fsm.steps.snap import encode_update, simulated_update
 
 
@@ -37,9 +39,19 @@ def _check_against_chain(ctx: StepContext, what: str, rebuilt: str, chain: str |
 
 
 async def check_sealed(ctx: StepContext) -> StepResult:
-    """PC2Done → SealedChecked: the rebuilt CommR is the one the chain recorded for the sector."""
-    _check_against_chain(ctx, "CommR", ctx.require("comm_r"), ctx.data.get("chain_comm_r"))
-    ctx.log.info("%s: the rebuilt CommR is the chain's", ctx.sector)
+    """PC2Done → SealedChecked: the rebuilt CommR is the one the chain recorded for the sector, and, as the
+    reference's rebuild checks a replica, C1 with the sector's ticket as the seed builds proofs that verify."""
+    comm_r = ctx.require("comm_r")
+    _check_against_chain(ctx, "CommR", comm_r, ctx.data.get("chain_comm_r"))
+    if ctx.data.get("comm_r_simulated"):
+        ctx.log.info("%s: the rebuilt CommR is the chain's (PC2 simulated: no C1 check)", ctx.sector)
+        return "CheckSealed"
+    ticket = Randomness.from_json(ctx.require("ticket")).value
+    files = SectorFiles.of(ctx)
+    challenges = await verify_sealed(ctx, files, ticket, bytes.fromhex(comm_r), "CheckSealed")
+    ctx.log.info(
+        "%s: the rebuilt CommR is the chain's, and C1 with its ticket verifies (%d challenges)", ctx.sector, challenges
+    )
     return "CheckSealed"
 
 

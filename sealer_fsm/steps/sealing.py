@@ -146,20 +146,22 @@ async def pc2(ctx: StepContext) -> StepResult:
     comm_r = output_bytes(result, "comm_r")
     ctx.log.info("%s: PC2 done by %s, CommR %s", files.name, result.processor, comm_r.hex()[:16])
     if ctx.sealing.verify_after_pc2:
-        await _verify_after_pc2(ctx, files, comm_r)
+        challenges = await verify_sealed(ctx, files, bytes(32), comm_r, "PC2 (verify_after_pc2)")
+        ctx.log.info("%s: verify_after_pc2: C1 with a zero seed verifies (%d challenges)", files.name, challenges)
     pc2_out = {"comm_c": output_bytes(result, "comm_c").hex(), "comm_r_last": output_bytes(result, "comm_r_last").hex()}
     return Outcome("PC2", {"comm_r": comm_r.hex(), "comm_r_cid": sealed_cid(comm_r), "pc2_out": pc2_out})
 
 
-async def _verify_after_pc2(ctx: StepContext, files: SectorFiles, comm_r: bytes) -> None:
-    """The reference's check after PC2: C1 with a zero seed, in this process as the reference runs it, under the
-    c1 stage's limits; a proof that does not verify (layers or trees not the sector's) is Permanent."""
-    what = "PC2 (verify_after_pc2)"
-    task = c1_task(ctx, files, bytes(32), comm_r)
+async def verify_sealed(ctx: StepContext, files: SectorFiles, seed: bytes, comm_r: bytes, what: str) -> int:
+    """The reference's check of a sealed replica (after PC2 under `verify_after_pc2` with a zero seed; a rebuilt
+    sector's CheckSealed with its ticket): C1 for `seed`, built and verified in this process as the reference
+    runs it, under the c1 stage's limits, writing no file. A proof that does not verify (layers or trees not the
+    sector's) is Permanent, named by `what`. Returns the number of challenges proven."""
+    task = c1_task(ctx, files, seed, comm_r)
     async with ctx.processors.slot("c1"):
         await ctx.run_blocking(_ensure_tree_d, files, ctx.require("proof_type"), what, ctx.cancel_token)
         check = await ctx.run_blocking(prove_c1, task, ctx.cancel_token, what)
-    ctx.log.info("%s: verify_after_pc2: C1 with a zero seed verifies (%d challenges)", files.name, check.challenges)
+    return check.challenges
 
 
 def _write_replica(files: SectorFiles, comm_c: bytes, comm_r_last: bytes) -> None:
