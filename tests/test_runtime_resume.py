@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from _devnet_helpers import ChainClock, devnet_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealer_fsm.assembly import build_worker as build_machine_worker
+from sealer_fsm.config import load_machine_file
 from sealer_fsm.plans import load_plan
-from sealer_fsm.runtime import NotPaused, ResumeCheck, StateRefused, state_needs
+from sealer_fsm.runtime import NotPaused, ResumeCheck, StateRefused, WorkerListener, state_needs
 from sealer_fsm.runtime._resume import check_resume
 from sealer_fsm.store import TaskRecord
 from tests.conftest import PLANS
@@ -52,7 +55,9 @@ def test_a_forced_jump_says_what_the_target_needs_and_what_is_missing(tmp_path, 
     check = worker.check_resume(0, "Finished", force=True)
     assert isinstance(check, ResumeCheck)
     assert check.target == "Finished"
-    assert set(check.missing) == {"persist_instance", "seed", "c1_out", "proof"}
+    assert set(check.missing) == {
+        "precommit_landed", "persist_instance", "persist_submitted", "seed", "c1_out", "proof", "proof_settled"
+    }  # fmt: skip
     assert set(check.needs) >= {"sector_id", "comm_r", "proof"}
     assert "proof" in check.warning and "Abort" in check.warning
     assert snapshot(worker) == before  # checking changes nothing
@@ -195,3 +200,52 @@ def test_every_resume_is_accepted_only_by_the_rules(plan, current, held, typed, 
     needs = state_needs(plan, check.target)
     assert set(check.missing) == set(needs) - held and (force or not check.missing)
     assert "sector_id" not in held or "sector_id" in needs  # never back before the allocation
+
+
+# -- against the real steps: what a task really holds in each state -------------------------------------------
+
+
+class _DataByState(WorkerListener):
+    """The task data (its keys) each task held when it entered each state, as the built-in steps left it."""
+
+    def __init__(self, worker) -> None:
+        self.worker = worker
+        self.held: dict[tuple[str, str], set[str]] = {}
+
+    def state_changed(self, thread, source, event, destination) -> None:
+        task = self.worker.store.task(thread.task.id)
+        self.held.setdefault((task.plan, destination), set(task.data))
+
+    def task_closed(self, thread, task) -> None:
+        if any(plan == "snapup" and state == "Finished" for plan, state in self.held):
+            self.worker.drain()
+
+
+def test_no_state_a_real_sector_passes_through_may_jump_to_finished_unforced(tmp_path):
+    """A review found C2Done → Finished accepted without --force: the proof was never submitted, yet the devnet
+    recorded the sector finalized. Every chain-facing step now leaves its mark in the task data, which the later
+    states require; checked on the data the built-in steps really leave in each state of both plans."""
+    machine = devnet_machine(tmp_path, ["sealer", "sealer", "snapup"], {"seed": 3}, "enable_deals = true")
+    clock = ChainClock(0.01)
+    worker = build_machine_worker(load_machine_file(machine, tmp_path / "home"), clock=clock, manager_calls=clock)
+    recorder = _DataByState(worker)
+    worker.add_listener(recorder)
+    try:
+        asyncio.run(asyncio.wait_for(worker.run(), 120))
+    finally:
+        worker.close()
+    plans = {"sealer": SEALER, "snapup": SNAPUP}
+    seen = {plan: {state for p, state in recorder.held if p == plan} for plan in plans}
+    for name, plan in plans.items():
+        assert set(plan.states) - {"Abort"} <= seen[name] | {plan.initial}, f"{name}: not every state was reached"
+    for (name, state), keys in recorder.held.items():
+        plan = plans[name]
+        if plan.states[state].final or state == "Abort":
+            continue
+        task = TaskRecord(
+            1, 0, name, "p.yaml", state, None, 0, True, None, "s-t01000-1", dict.fromkeys(keys, 1), 0.0, 0.0, None
+        )
+        with pytest.raises(StateRefused):
+            check_resume(plan, task, "Finished", False)
+        # and the state's own needs are what the real steps give it: resuming a task in place is never refused
+        assert check_resume(plan, task, state, False).missing == (), (name, state)

@@ -68,7 +68,8 @@ async def poll_precommit(ctx: StepContext) -> StepResult:
     """PCSubmitted → PCLanded (CheckPC), or back to PC2Done (ReSubmitPC) when it failed on chain."""
     sector = sector_id(ctx)
     if await _poll_until_settled(ctx, "PollPreCommitState", lambda: manager(ctx).poll_precommit(sector)):
-        return "CheckPC"
+        # Recorded so that the states after it need it: a resume cannot jump past the chain's landing.
+        return Outcome("CheckPC", {"precommit_landed": True})
     return Outcome("ReSubmitPC", {"precommit_resubmit": True})
 
 
@@ -80,7 +81,7 @@ async def submit_persisted(ctx: StepContext) -> StepResult:
     found = await call("SubmitPersistedEx", manager(ctx).submit_persisted(sector_id(ctx), instance, is_upgrade))
     if not found:
         raise Permanent(f"the manager did not find the persisted files of {ctx.sector} in store {instance!r}")
-    return "SubmitPersistance"
+    return Outcome("SubmitPersistance", {"persist_submitted": instance})
 
 
 async def wait_seed(ctx: StepContext) -> StepResult:
@@ -123,10 +124,10 @@ async def submit_proof(ctx: StepContext) -> StepResult:
 async def poll_proof(ctx: StepContext) -> StepResult:
     """ProofSubmitted → Finished (Finish), or back to C2Done (ReSubmitProof); skipped with ignore_proof_check."""
     if ctx.sealing.ignore_proof_check:
-        return "Finish"
+        return Outcome("Finish", {"proof_settled": "submitted, not checked on chain (ignore_proof_check)"})
     sector = sector_id(ctx)
     if await _poll_until_settled(ctx, "PollProofState", lambda: manager(ctx).poll_proof(sector)):
-        return "Finish"
+        return Outcome("Finish", {"proof_settled": "landed"})
     return Outcome("ReSubmitProof", {"proof_resubmit": True})
 
 
@@ -142,7 +143,7 @@ async def submit_snapup_proof(ctx: StepContext) -> StepResult:
     reply = await call("SubmitSnapUpProof", manager(ctx).submit_snapup_proof(sector_id(ctx), proof))
     detail = f"snapup proof of {ctx.sector} {reply.result.name}" + (f": {reply.desc}" if reply.desc else "")
     if reply.result in (SubmitResult.ACCEPTED, SubmitResult.DUPLICATE_SUBMIT):
-        return "Finish"
+        return Outcome("Finish", {"upgrade_submitted": True})
     if reply.result is SubmitResult.FILES_MISSED:
         ctx.log.warning("%s; persisting again", detail)
         return "RePersist"

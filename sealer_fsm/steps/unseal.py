@@ -98,7 +98,7 @@ async def upload_piece(ctx: StepContext) -> StepResult:
         await upload(ctx, path, dest)
         ctx.log.info("%s: %s uploaded to %s", ctx.sector, piece_cid, shown(dest))
     await call("AchieveUnsealSector", manager(ctx).achieve_unseal_sector(sector, piece_cid, ""))
-    return "UploadPieceDone"
+    return Outcome("UploadPieceDone", {"uploaded": len(dests)})
 
 
 async def _remove_local_files(ctx: StepContext) -> None:
