@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
 import signal
 import sys
@@ -32,6 +31,7 @@ from sealer_fsm.control import CA_ENV
 from sealer_fsm.manager import ManagerError, SectorId, WorkerPingRecord
 from sealer_fsm.manager.devnet import DevnetManager, DevnetServer, DevnetService
 from sealer_fsm.manager.venus import RpcTransport, VenusClient
+from sealer_fsm.pidlock import LockHeld, hold_pid_lock
 from sealer_fsm.rpc import (
     AddressError,
     ServerLimits,
@@ -123,19 +123,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _lock_home(home: Path) -> TextIO:
     """One server per devnet home: a second one would hand out the same sector numbers."""
-    lock = (home / "devnet.lock").open("a+")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise CliError(f"another devnet server (pid {holder}) serves home {home}") from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.getpid()}\n")
-    lock.flush()
-    return lock
+        return hold_pid_lock(home / "devnet.lock")
+    except LockHeld as held:
+        raise CliError(f"another devnet server (pid {held.holder}) serves home {home}") from None
 
 
 async def _run_server(config: MachineConfig, devnet: DevnetManager, host: str, port: int, token: str | None) -> None:

@@ -7,7 +7,6 @@ Everything above the runtime (CLI, control RPC, TUI, metrics) uses only this cla
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import gc
 import logging
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sealer_fsm.config import MachineConfig
+from sealer_fsm.pidlock import LockHeld, hold_pid_lock
 from sealer_fsm.plans import Plan, PlanError, PlanFault
 from sealer_fsm.processors import Processors
 from sealer_fsm.registry import StepRegistry
@@ -48,19 +48,10 @@ BLOCKING_GRACE_SECONDS = 5.0
 
 def _lock_home(home: Path) -> TextIO:
     """Hold an exclusive lock on `home` for as long as this worker lives (released by the OS if it dies)."""
-    lock = (home / "worker.lock").open("a+")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise HomeInUse(f"another worker (pid {holder}) is running with home {home}") from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.getpid()}\n")
-    lock.flush()
-    return lock
+        return hold_pid_lock(home / "worker.lock")
+    except LockHeld as held:
+        raise HomeInUse(f"another worker (pid {held.holder}) is running with home {home}") from None
 
 
 def _prepare_home(config: MachineConfig) -> TextIO:
