@@ -128,7 +128,12 @@ def test_sigkill_mid_run_then_restart_loses_no_sector(tmp_path: Path) -> None:
         time.sleep(0.02)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    at_kill = {task.id: task for task in tasks(home)}
+    # The worker is dead, so the database no longer changes; a reader may still find it busy for a moment (tasks()
+    # answers [] then), so read until it answers.
+    deadline = time.monotonic() + 10
+    while not (read := tasks(home)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at_kill = {task.id: task for task in read}
     open_at_kill = [task for task in at_kill.values() if task.closed_at is None]
     assert open_at_kill, "the kill happened mid-run"
 
