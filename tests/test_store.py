@@ -113,6 +113,26 @@ def test_a_write_cancelled_before_it_ran_never_runs(tmp_path):
     assert TaskStore(tmp_path / "db", readonly=True).task(task.id).state == "Empty"
 
 
+def test_a_write_that_changed_rows_before_failing_leaves_nothing_and_its_group_commits(tmp_path):
+    store = TaskStore(tmp_path / "db")
+    first, second = (store.create_task(thread, "sealer", "p.yaml", "Empty", 0.0).wait() for thread in (0, 1))
+    release = _held(store)
+    good = store.record(first, Change("Empty", "Allocate", "Allocated", 1.0))
+
+    def half_done(db):
+        db.execute("INSERT INTO plans (hash, name, path, text) VALUES ('h', 'sealer', 'p.yaml', 'text')")
+        raise ValueError("failed after its first statement")
+
+    failing = store._write(half_done)
+    also_good = store.record(second, Change("Empty", "Allocate", "Allocated", 1.0))
+    release.set()
+    assert good.wait().state == also_good.wait().state == "Allocated"
+    with pytest.raises(ValueError, match="after its first statement"):
+        failing.wait()
+    assert store.plan_text("h") is None
+    assert [len(store.history(task.id)) for task in (first, second)] == [1, 1]
+
+
 # -- which files are ours ------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """One writer thread per database, committing concurrent writes together (group commit).
 
 Every write is a function of the connection, run inside a transaction on the writer's own thread. Writes that
-arrive while a commit is on its way to disk are run together in the next transaction, each in its own savepoint
-(so one failing write does not undo its neighbours), and share one commit: one `fsync` for many state changes.
+arrive while a commit is on its way to disk are run together in the next transaction (should one of them fail, the
+transaction is rolled back and run again with each write in its own savepoint, so one failing write does not undo
+its neighbours), and share one commit: one `fsync` for many state changes.
 A caller gets a `Commit`, which it can `await` (the event loop never waits for the disk) or `wait()` for; it
 resolves only once the transaction holding its write is on disk, or fails with what went wrong. A caller that
 changes its in-memory state after the commit resolves therefore never shows a change that is not stored.
@@ -97,13 +98,13 @@ class Writer:
         batch = [(write, commit) for write, commit in batch if commit.set_running_or_notify_cancel()]
         if not batch:
             return
-        outcomes: list[tuple[bool, Any]] = []
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            for write, _ in batch:
-                outcomes.append(self._run_one(write))
-            self._db.execute("COMMIT")
-            self.commits += 1
+            # Savepoints cost two statements a write; they are only needed when a write fails on its own, which
+            # is rare: then the whole transaction is rolled back and run again with one savepoint a write.
+            outcomes = self._transaction(batch, isolated=False)
+            if outcomes is None:
+                outcomes = self._transaction(batch, isolated=True)
+                assert outcomes is not None  # with savepoints a failing write fails alone
         except (sqlite3.Error, OSError) as error:
             failure = storage_error(self._path, "write", error)
             if self._db.in_transaction:
@@ -115,6 +116,28 @@ class Writer:
                 commit.set_result(value)
             else:
                 commit.set_exception(value)
+
+    def _transaction(
+        self, batch: list[tuple[Write[Any], Commit[Any]]], isolated: bool
+    ) -> list[tuple[bool, Any]] | None:
+        """Run and commit the batch's writes in one transaction, each in its own savepoint if `isolated`;
+        without savepoints, a write failing on its own rolls the transaction back and returns None."""
+        outcomes: list[tuple[bool, Any]] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        for write, _ in batch:
+            if isolated:
+                outcomes.append(self._run_one(write))
+                continue
+            try:
+                outcomes.append((True, write(self._db)))
+            except (sqlite3.OperationalError, OSError):
+                raise  # the disk or the database failed: the whole transaction fails
+            except Exception:
+                self._db.execute("ROLLBACK")
+                return None
+        self._db.execute("COMMIT")
+        self.commits += 1
+        return outcomes
 
     def _run_one(self, write: Write[T]) -> tuple[bool, Any]:
         """Run one write in its own savepoint: its failure is its own, its neighbours still commit."""
