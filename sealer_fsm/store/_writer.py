@@ -17,7 +17,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -32,11 +32,63 @@ MAX_BATCH = 512
 class Commit(concurrent.futures.Future[T], Generic[T]):
     """The outcome of one write: awaitable on an event loop, or waited for from any thread."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The event loops awaiting this commit, each with its own future. The writer wakes each loop once for a
+        # whole batch of commits (see `wake_loops`), where `asyncio.wrap_future` would wake it once per commit.
+        self._loop_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[T]]] = []
+
     def __await__(self) -> Generator[Any, None, T]:
-        return asyncio.wrap_future(self).__await__()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        with self._condition:  # the lock `set_result` takes: a waiter is added before it, or finds the outcome
+            pending = not self.done()
+            if pending:
+                self._loop_waiters.append((loop, waiter))
+        if not pending:
+            _settle(self, waiter)
+        try:
+            return (yield from waiter.__await__())
+        except asyncio.CancelledError:
+            self.cancel()  # the caller gave up: a write that has not started yet is then never run
+            raise
+
+    def cancel(self) -> bool:
+        cancelled = super().cancel()
+        if cancelled:
+            wake_loops([self])
+        return cancelled
 
     def wait(self) -> T:
         return self.result()
+
+
+def wake_loops(commits: Iterable[Commit[Any]]) -> None:
+    """Hand the outcomes of resolved commits to the event loops awaiting them, with one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Commit[Any]]]] = {}
+    for commit in commits:
+        waiters, commit._loop_waiters = commit._loop_waiters, []
+        for loop, waiter in waiters:
+            by_loop.setdefault(loop, []).append((waiter, commit))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop has no one left to wake
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Commit[Any]]]) -> None:
+    for waiter, commit in settled:
+        _settle(commit, waiter)
+
+
+def _settle(commit: Commit[T], waiter: asyncio.Future[T]) -> None:
+    if waiter.done():  # its awaiting task was cancelled
+        return
+    if commit.cancelled():
+        waiter.cancel()
+    elif (error := commit.exception()) is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(commit.result())
 
 
 class _Stop:
@@ -116,6 +168,7 @@ class Writer:
                 commit.set_result(value)
             else:
                 commit.set_exception(value)
+        wake_loops(commit for _, commit in batch)
 
     def _transaction(
         self, batch: list[tuple[Write[Any], Commit[Any]]], isolated: bool
