@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 import sqlite3
@@ -111,6 +112,55 @@ def test_a_write_cancelled_before_it_ran_never_runs(tmp_path):
     release.set()
     store.close()
     assert TaskStore(tmp_path / "db", readonly=True).task(task.id).state == "Empty"
+
+
+def test_a_write_that_changed_rows_before_failing_leaves_nothing_and_its_group_commits(tmp_path):
+    store = TaskStore(tmp_path / "db")
+    first, second = (store.create_task(thread, "sealer", "p.yaml", "Empty", 0.0).wait() for thread in (0, 1))
+    release = _held(store)
+    good = store.record(first, Change("Empty", "Allocate", "Allocated", 1.0))
+
+    def half_done(db):
+        db.execute("INSERT INTO plans (hash, name, path, text) VALUES ('h', 'sealer', 'p.yaml', 'text')")
+        raise ValueError("failed after its first statement")
+
+    failing = store._write(half_done)
+    also_good = store.record(second, Change("Empty", "Allocate", "Allocated", 1.0))
+    release.set()
+    assert good.wait().state == also_good.wait().state == "Allocated"
+    with pytest.raises(ValueError, match="after its first statement"):
+        failing.wait()
+    assert store.plan_text("h") is None
+    assert [len(store.history(task.id)) for task in (first, second)] == [1, 1]
+
+
+def test_coroutines_awaiting_one_group_each_get_their_own_outcome(tmp_path):
+    store = TaskStore(tmp_path / "db")
+    tasks = [store.create_task(thread, "sealer", "p.yaml", "Empty", 0.0).wait() for thread in range(3)]
+
+    async def main():
+        release = _held(store)
+        moves = [store.record(task, Change("Empty", "Allocate", "Allocated", 1.0)) for task in tasks]
+        stale = store.record(tasks[0], Change("Sealed", "Finish", "Finished", 1.0))
+        abandoned = asyncio.ensure_future(_await(store.record(tasks[1], Change("Empty", "Go", "Elsewhere", 1.0))))
+        awaiting = asyncio.gather(*(_await(move) for move in moves), _await(stale), return_exceptions=True)
+        await asyncio.sleep(0)  # every coroutine now awaits its commit
+        abandoned.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        outcomes = await awaiting
+        assert [moved.state for moved in outcomes[:3]] == ["Allocated"] * 3
+        assert isinstance(outcomes[3], StaleTaskError)
+        assert abandoned.cancelled()
+        already_done = await moves[0]  # a commit awaited after it resolved gives its outcome at once
+        assert already_done.state == "Allocated"
+
+    asyncio.run(main())
+    assert [len(store.history(task.id)) for task in tasks] == [1, 1, 1]  # the abandoned write never ran
+
+
+async def _await(commit):
+    return await commit
 
 
 # -- which files are ours ------------------------------------------------------------------------------------

@@ -110,12 +110,15 @@ TASK_DATABASE = register_kind(
     )
 )
 _PAYLOAD_SUMMARY_LIMIT = 240
+# Made once: `json.dumps` with options builds a new encoder on every call, and these run for every write.
+_DATA_ENCODER = json.JSONEncoder(sort_keys=True)
+_SUMMARY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def _summarise(updates: dict[str, Any]) -> str | None:
     if not updates:
         return None
-    text = json.dumps(updates, sort_keys=True, default=str)
+    text = _SUMMARY_ENCODER.encode(updates)
     return text if len(text) <= _PAYLOAD_SUMMARY_LIMIT else text[: _PAYLOAD_SUMMARY_LIMIT - 1] + "…"
 
 
@@ -236,7 +239,7 @@ class TaskStore:
                     pause_reason,
                     updated.last_error,
                     updated.sector,
-                    json.dumps(data, sort_keys=True),
+                    _DATA_ENCODER.encode(data),
                     updated.state_since,
                     task.id,
                     change.source,
@@ -297,7 +300,7 @@ class TaskStore:
         def write(db: sqlite3.Connection) -> TaskRecord:
             cursor = db.execute(
                 "UPDATE tasks SET data = ? WHERE id = ? AND state = ? AND closed_at IS NULL",
-                (json.dumps(updated.data, sort_keys=True), task.id, task.state),
+                (_DATA_ENCODER.encode(updated.data), task.id, task.state),
             )
             if cursor.rowcount != 1:
                 raise StaleTaskError(f"task {task.id} is no longer open in state {task.state!r}")
@@ -353,7 +356,7 @@ class TaskStore:
                 (
                     deferred.key,
                     deferred.kind,
-                    json.dumps(deferred.payload, sort_keys=True),
+                    _DATA_ENCODER.encode(deferred.payload),
                     deferred.created_at,
                     deferred.attempts,
                     deferred.last_error,
