@@ -84,7 +84,8 @@ def test_submit_persisted_says_whether_the_files_are_an_upgrades(
 ) -> None:
     manager = Recorder()
     data = {"persist_instance": "b"} | ({"upgrade": upgrade} if upgrade else {})
-    assert asyncio.run(submission.submit_persisted(context(tmp_path, manager, **data))) == "SubmitPersistance"
+    submitted = asyncio.run(submission.submit_persisted(context(tmp_path, manager, **data)))
+    assert submitted == Outcome("SubmitPersistance", {"persist_submitted": "b"})
     assert manager.persisted == [("s-t01000-4", "b", is_upgrade)]
 
 

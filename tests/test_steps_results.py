@@ -91,7 +91,7 @@ def test_snapup_submission(result: SubmitResult) -> None:
     expected = {SubmitResult.ACCEPTED: "Finish", SubmitResult.DUPLICATE_SUBMIT: "Finish"}
     expected[SubmitResult.FILES_MISSED] = "RePersist"
     if result in expected:
-        assert asyncio.run(submission.submit_snapup_proof(ctx)) == expected[result]
+        assert outcome_event(asyncio.run(submission.submit_snapup_proof(ctx))) == expected[result]
     else:  # Mismatched or Rejected abort the upgrade
         with pytest.raises(AbortTask):
             asyncio.run(submission.submit_snapup_proof(ctx))

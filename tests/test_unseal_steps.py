@@ -98,7 +98,7 @@ def test_a_piece_comes_back_with_its_commp_checked(tmp_path: Path, chain: Sealed
         assert path.read_bytes() == story.expected()
         assert outcome.data["unsealed"]["bytes"] == unpadded_size(story.deal["piece_size"])
         assert not (story.ctx.location / "data" / "cache" / story.sector.name).exists(), "scratch layers removed"
-        assert asyncio.run(unseal.upload_piece(story.ctx)) == "UploadPieceDone"
+        assert asyncio.run(unseal.upload_piece(story.ctx)) == Outcome("UploadPieceDone", {"uploaded": 1})
         assert commp_file(story.out).cid == story.deal["piece_cid"]
         assert story.manager.calls == ["acquire_unseal_dest", "achieve_unseal_sector"]
         view = next(view for view in story.devnet.sectors_view() if view["id"] == story.sector.name)
