@@ -257,3 +257,32 @@ def test_a_version_1_database_is_upgraded_with_its_tasks(tmp_path):
 def test_reading_a_missing_database_says_so(tmp_path):
     with pytest.raises(StoreError, match="no sealer-fsm database at"):
         TaskStore(tmp_path / "missing.db", readonly=True)
+
+
+def test_a_large_group_of_commits_resumes_its_waiters_in_slices() -> None:
+    """A group of commits that lands at once resumes its awaiting tasks a slice per turn of the event loop, so the
+    loop's other work (a timer, the control RPC) waits for one slice, not for the whole group."""
+    from sealer_fsm.store._writer import SETTLE_SLICE, Commit, wake_loops
+
+    async def scenario() -> list[int]:
+        commits: list[Commit[int]] = [Commit() for _ in range(3 * SETTLE_SLICE + 1)]
+        resumed: list[int] = []
+
+        async def waiter(index: int) -> None:
+            resumed.append(await commits[index])
+
+        tasks = [asyncio.create_task(waiter(index)) for index in range(len(commits))]
+        await asyncio.sleep(0)  # every waiter is awaiting its commit now
+        for index, commit in enumerate(commits):
+            commit.set_result(index)
+        wake_loops(commits)
+        seen = []
+        while len(resumed) < len(commits):
+            await asyncio.sleep(0)  # another coroutine's turn
+            seen.append(len(resumed))
+        await asyncio.gather(*tasks)
+        assert sorted(resumed) == list(range(len(commits)))
+        return [later - earlier for earlier, later in zip([0, *seen], seen, strict=False)]
+
+    resumed_per_turn = asyncio.run(scenario())
+    assert max(resumed_per_turn) <= SETTLE_SLICE
