@@ -10,7 +10,8 @@ and damocles-worker `src/rpc/sealer/mod.rs`.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, TypeVar
 
 from sealer_fsm.manager._types import (
     AllocatedSector,
@@ -48,6 +49,8 @@ from sealer_fsm.manager.venus._values import (
 Json = Any
 
 # -- identities ---------------------------------------------------------------------------------------------
+
+CodeT = TypeVar("CodeT", bound=enum.IntEnum)
 
 
 def sector_id_to_wire(sector: SectorId) -> Json:
@@ -227,11 +230,7 @@ def submit_reply_to_wire(reply: SubmitReply) -> Json:
 
 def submit_reply_from_wire(value: Json, path: str = "SubmitResp") -> SubmitReply:
     fields = Fields(value, path)
-    code = fields.unsigned("Res")
-    try:
-        result = SubmitResult(code)
-    except ValueError as error:
-        raise WireError(f"{path}.Res: unknown submit result {code}") from error
+    result = _code(fields, "Res", SubmitResult, "submit result")
     return SubmitReply(result, fields.optional_text("Desc") or "")
 
 
@@ -241,12 +240,17 @@ def poll_reply_to_wire(reply: PollReply) -> Json:
 
 def poll_reply_from_wire(value: Json, path: str = "PollStateResp") -> PollReply:
     fields = Fields(value, path)
-    code = fields.unsigned("State")
-    try:
-        state = OnChainState(code)
-    except ValueError as error:
-        raise WireError(f"{path}.State: unknown on-chain state {code}") from error
+    state = _code(fields, "State", OnChainState, "on-chain state")
     return PollReply(state, fields.optional_text("Desc") or "")
+
+
+def _code(fields: Fields, key: str, codes: type[CodeT], what: str) -> CodeT:
+    """The reference's numeric result code under `key`; a number it does not define is a WireError."""
+    code = fields.unsigned(key)
+    try:
+        return codes(code)
+    except ValueError as error:
+        raise WireError(f"{fields.path}.{key}: unknown {what} {code}") from error
 
 
 def store_info_to_wire(store: StoreInfo | None) -> Json:
